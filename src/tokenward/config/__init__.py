@@ -1,0 +1,25 @@
+"""Configuration: frozen typed settings, read once at the edge."""
+
+from tokenward.config.loader import ENV_PREFIX, load_settings, resolve_config_path
+from tokenward.config.schema import (
+    SIMULATOR_MODELS,
+    DatabaseSettings,
+    ModelSettings,
+    ProviderSettings,
+    ServerSettings,
+    Settings,
+    SimulatorSettings,
+)
+
+__all__ = [
+    "ENV_PREFIX",
+    "SIMULATOR_MODELS",
+    "DatabaseSettings",
+    "ModelSettings",
+    "ProviderSettings",
+    "ServerSettings",
+    "Settings",
+    "SimulatorSettings",
+    "load_settings",
+    "resolve_config_path",
+]

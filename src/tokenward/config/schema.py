@@ -1,0 +1,203 @@
+"""Frozen, typed settings, validated when built.
+
+The loader (`config.loader`) reads `tokenward.toml` and `TOKENWARD_*` variables once;
+everything after start-up receives these objects and never reads the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from tokenward.errors import ConfigError
+
+DisconnectPolicy = Literal["drain", "abort"]
+ProviderKind = Literal["openai", "simulator"]
+
+#: Models the built-in simulator serves when no model is configured.
+SIMULATOR_MODELS: tuple[str, ...] = ("sim-small", "sim-large", "sim-reasoner", "sim-embed")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """HTTP front: where to listen, request limits, stream disconnect policy."""
+
+    host: str = "127.0.0.1"
+    port: int = 4000
+    workers: int = 1
+    max_body_bytes: int = 4 * 1024 * 1024
+    #: largest `max_tokens` / `max_completion_tokens` accepted from a client
+    max_output_tokens: int = 1_000_000
+    #: largest `n` accepted from a client
+    max_choices: int = 16
+    #: "drain": keep reading the upstream after a client disconnect to book exact usage;
+    #: "abort": close the upstream at once and book an estimate
+    on_client_disconnect: DisconnectPolicy = "drain"
+    #: upper bound on one drain, after which the event is booked as an estimate
+    drain_timeout_s: float = 120.0
+    #: how long a key lookup is trusted before the store is asked again
+    key_cache_ttl_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        _require(1 <= self.port <= 65535, f"server.port must be 1..65535, got {self.port}")
+        _require(self.workers >= 1, "server.workers must be >= 1")
+        _require(self.max_body_bytes >= 1024, "server.max_body_bytes must be >= 1024")
+        _require(self.max_output_tokens >= 1, "server.max_output_tokens must be >= 1")
+        _require(self.max_choices >= 1, "server.max_choices must be >= 1")
+        _require(
+            self.on_client_disconnect in ("drain", "abort"),
+            "server.on_client_disconnect must be 'drain' or 'abort', "
+            f"got {self.on_client_disconnect!r}",
+        )
+        _require(self.drain_timeout_s > 0, "server.drain_timeout_s must be > 0")
+        _require(0 < self.key_cache_ttl_s <= 1.0, "server.key_cache_ttl_s must be in (0, 1]")
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    """Ledger store. `url` is a SQLAlchemy URL: sqlite:///path or postgresql://..."""
+
+    url: str
+    #: SQLite `synchronous` pragma: NORMAL survives a process kill (WAL), FULL a power cut
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    #: most events written in one group commit
+    batch_max: int = 512
+
+    def __post_init__(self) -> None:
+        _require(
+            self.url.startswith(("sqlite", "postgresql")),
+            f"database url must be sqlite:///... or postgresql://..., got {self.url!r}",
+        )
+        _require(
+            self.sqlite_synchronous in ("NORMAL", "FULL"),
+            "database.sqlite_synchronous must be NORMAL or FULL",
+        )
+        _require(self.batch_max >= 1, "database.batch_max must be >= 1")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorSettings:
+    """The offline provider: deterministic replies, latency and fault injection."""
+
+    seed: int = 0
+    #: time before the first byte of a reply
+    latency_ms: float = 0.0
+    #: stream chunks per reply (content chunks, before the finish and usage chunks);
+    #: 0 means one chunk per generated word
+    chunk_count: int = 0
+    chunk_delay_ms: float = 0.0
+    #: output length bounds in tokens (the seed picks within them, capped by max_tokens)
+    min_output_tokens: int = 8
+    max_output_tokens: int = 64
+    #: fault injection, as probabilities per request (decided by the request seed)
+    error_rate: float = 0.0
+    timeout_rate: float = 0.0
+    broken_stream_rate: float = 0.0
+    #: how long a "timeout" fault hangs before closing
+    hang_s: float = 30.0
+    #: JSONL journal of every served request (the test oracle); None to disable
+    journal_path: str | None = None
+    models: tuple[str, ...] = SIMULATOR_MODELS
+
+    def __post_init__(self) -> None:
+        for name in ("error_rate", "timeout_rate", "broken_stream_rate"):
+            value = getattr(self, name)
+            _require(0.0 <= value <= 1.0, f"simulator.{name} must be in [0, 1], got {value}")
+        _require(self.latency_ms >= 0 and self.chunk_delay_ms >= 0, "delays must be >= 0")
+        _require(self.chunk_count >= 0, "simulator.chunk_count must be >= 0")
+        _require(
+            1 <= self.min_output_tokens <= self.max_output_tokens,
+            "simulator output token bounds must satisfy 1 <= min <= max",
+        )
+        _require(len(self.models) > 0, "simulator.models must not be empty")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """One upstream: its kind, where it lives and where its key comes from."""
+
+    name: str
+    kind: ProviderKind
+    base_url: str = ""
+    #: name of the environment variable holding the upstream key (never the key itself)
+    api_key_env: str | None = None
+    #: the key, resolved from `api_key_env` by the loader
+    api_key: str | None = field(default=None, repr=False)
+    timeout_s: float = 600.0
+    connect_timeout_s: float = 10.0
+    max_connections: int = 512
+
+    def __post_init__(self) -> None:
+        _require(self.kind in ("openai", "simulator"), f"provider {self.name}: unknown kind")
+        if self.kind == "openai":
+            _require(
+                self.base_url.startswith(("http://", "https://")),
+                f"provider {self.name}: base_url must be an http(s) URL",
+            )
+        _require(self.timeout_s > 0, f"provider {self.name}: timeout_s must be > 0")
+        _require(self.connect_timeout_s > 0, f"provider {self.name}: connect_timeout_s > 0")
+        _require(self.max_connections >= 1, f"provider {self.name}: max_connections >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    """A public model name mapped onto a provider's upstream model."""
+
+    name: str
+    provider: str
+    upstream_model: str
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the gateway and the CLI need, resolved once."""
+
+    home: Path
+    database: DatabaseSettings
+    server: ServerSettings
+    simulator: SimulatorSettings
+    providers: tuple[ProviderSettings, ...]
+    models: tuple[ModelSettings, ...]
+    redis_url: str | None = None
+    admin_key: str | None = field(default=None, repr=False)
+    config_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        names = [p.name for p in self.providers]
+        _require(len(names) == len(set(names)), "provider names must be unique")
+        model_names = [m.name for m in self.models]
+        _require(len(model_names) == len(set(model_names)), "model names must be unique")
+        for model in self.models:
+            _require(
+                model.provider in names,
+                f"model {model.name}: unknown provider {model.provider!r}",
+            )
+
+    def provider(self, name: str) -> ProviderSettings:
+        for candidate in self.providers:
+            if candidate.name == name:
+                return candidate
+        raise ConfigError(f"unknown provider {name!r}")
+
+
+__all__ = [
+    "SIMULATOR_MODELS",
+    "DatabaseSettings",
+    "DisconnectPolicy",
+    "ModelSettings",
+    "ProviderKind",
+    "ProviderSettings",
+    "ServerSettings",
+    "Settings",
+    "SimulatorSettings",
+]
