@@ -15,6 +15,8 @@ OpenAI or Anthropic error bodies (no domain module knows about HTTP responses).
     │   └── RateLimited                   429 a limit or quota is exhausted (retry later)
     ├── UpstreamError                     the provider failed                5xx
     │   ├── UpstreamStatusError           502 provider answered with an error status
+    │   │   ├── UpstreamRejected          400 provider refused the request as invalid
+    │   │   └── UpstreamRateLimited       429 provider is rate limiting us
     │   ├── UpstreamConnectError          502 could not connect / connection dropped
     │   ├── UpstreamProtocolError         502 provider answered with something unparseable
     │   └── UpstreamTimeout               504 provider did not answer in time
@@ -120,6 +122,27 @@ class UpstreamStatusError(UpstreamError):
         self.upstream_status = upstream_status
 
 
+class UpstreamRejected(UpstreamStatusError):
+    """The provider called the request invalid (its 400/404/413/422): the caller must fix it."""
+
+    status = 400
+    code = "upstream_rejected"
+    type = "invalid_request_error"
+    retryable = False
+
+
+class UpstreamRateLimited(UpstreamStatusError):
+    """The provider answered 429; another deployment, or later, may succeed."""
+
+    status = 429
+    code = "upstream_rate_limited"
+    type = "rate_limit_error"
+
+    def __init__(self, message: str, *, upstream_status: int = 429, retry_after: float = 1.0):
+        super().__init__(message, upstream_status=upstream_status)
+        self.retry_after = retry_after
+
+
 class UpstreamConnectError(UpstreamError, ConnectionError):
     """Could not connect to the provider, or the connection dropped."""
 
@@ -162,6 +185,8 @@ __all__ = [
     "UpstreamConnectError",
     "UpstreamError",
     "UpstreamProtocolError",
+    "UpstreamRateLimited",
+    "UpstreamRejected",
     "UpstreamStatusError",
     "UpstreamTimeout",
 ]

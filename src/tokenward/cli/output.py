@@ -10,7 +10,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import click
 import orjson
 import typer
 from rich.console import Console
@@ -61,17 +60,16 @@ def render(rows: Sequence[dict[str, Any]], fmt: OutputFormat, columns: Sequence[
 
 
 def run_cli(app: typer.Typer) -> int:
-    """Run the typer app; map every failure to one line and an exit code."""
+    """Run the typer app; map every failure to one line and an exit code.
+
+    Usage errors are click's own business in standalone mode: it prints the usage
+    line and exits with 2. Our failures escape the command and are printed here.
+    """
     try:
-        app(standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        typer.echo(f"error: {exc.format_message()}", err=True)
-        return EXIT_USAGE
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.exceptions.Abort:
-        typer.echo("aborted", err=True)
-        return EXIT_FAILED
+        app()
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_FAILED)
     except (TokenwardError, CliFailure) as exc:
         typer.echo(f"error: {exc}", err=True)
         return EXIT_FAILED

@@ -1,7 +1,77 @@
-"""placeholder until implemented."""
+"""`tokenward usage`: token sums from the ledger, grouped by model, day, hour, key, account."""
 
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
 import typer
+
+from tokenward.cli.output import ConfigOption, FormatOption, OutputFormat, render, settings_for
+from tokenward.ledger.reports import GROUP_KEYS, METRICS, normalize_group_keys, usage_report
+from tokenward.storage import migrated_store
+
+
+def parse_utc(value: str | None) -> datetime | None:
+    """An ISO date or date-time as an aware UTC datetime; naive input is taken as UTC.
+
+    A bare date means 00:00 UTC of that day. Bad input is a usage error (exit 2).
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise usage_error(
+            f"{value!r} is not an ISO date or date-time (e.g. 2026-05-01 or 2026-05-01T12:00Z)"
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _group_keys(values: list[str] | None) -> list[str]:
+    try:
+        return normalize_group_keys(values or [])
+    except ValueError as exc:  # InvalidRequest is a ValueError
+        raise usage_error(f"--by: {exc}") from None
+
+
+def usage_error(message: str) -> click.UsageError:
+    """A usage error (exit 2) of the kind `cli.output.run_cli` maps to EXIT_USAGE."""
+    return click.UsageError(message)
 
 
 def register(app: typer.Typer) -> None:
-    """Not yet implemented."""
+    @app.command("usage")
+    def usage(
+        account: str | None = typer.Option(None, "--account", help="Only this account."),
+        since: str | None = typer.Option(
+            None, "--since", help="From this UTC date/time (inclusive), e.g. 2026-05-01."
+        ),
+        until: str | None = typer.Option(
+            None, "--until", help="Up to this UTC date/time (exclusive)."
+        ),
+        by: list[str] | None = typer.Option(
+            None,
+            "--by",
+            help=f"Group by {'|'.join(GROUP_KEYS)}; repeat or comma-separate. "
+            "Without it: one row of totals.",
+        ),
+        fmt: OutputFormat = FormatOption,
+        config: Path | None = ConfigOption,
+    ) -> None:
+        """Token usage from the ledger (requests and tokens per category)."""
+        groups = _group_keys(by)
+        start, end = parse_utc(since), parse_utc(until)
+        if start is not None and end is not None and start >= end:
+            raise usage_error("--since must be before --until")
+        settings = settings_for(config)
+        with migrated_store(settings.database) as store:
+            rows = usage_report(store, account, start, end, groups)
+        render(rows, fmt, [*groups, *METRICS])
+
+
+__all__ = ["parse_utc", "register", "usage_error"]

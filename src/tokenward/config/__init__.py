@@ -1,6 +1,11 @@
 """Configuration: frozen typed settings, read once at the edge."""
 
-from tokenward.config.loader import ENV_PREFIX, load_settings, resolve_config_path
+from tokenward.config.loader import (
+    ENV_PREFIX,
+    load_settings,
+    pin_config_path_for_workers,
+    resolve_config_path,
+)
 from tokenward.config.schema import (
     SIMULATOR_MODELS,
     DatabaseSettings,
@@ -21,5 +26,6 @@ __all__ = [
     "Settings",
     "SimulatorSettings",
     "load_settings",
+    "pin_config_path_for_workers",
     "resolve_config_path",
 ]

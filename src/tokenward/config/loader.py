@@ -198,4 +198,10 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     return value
 
 
-__all__ = ["ENV_PREFIX", "load_settings", "resolve_config_path"]
+def pin_config_path_for_workers(path: Path | None) -> None:
+    """Worker processes re-read settings; make them find the same config file."""
+    if path is not None:
+        os.environ[ENV_PREFIX + "CONFIG"] = str(path.resolve())
+
+
+__all__ = ["ENV_PREFIX", "load_settings", "pin_config_path_for_workers", "resolve_config_path"]

@@ -101,6 +101,8 @@ class SimulatorSettings:
     max_output_tokens: int = 64
     #: fault injection, as probabilities per request (decided by the request seed)
     error_rate: float = 0.0
+    #: share of requests answered 429 with `Retry-After: 1`
+    rate_limit_rate: float = 0.0
     timeout_rate: float = 0.0
     broken_stream_rate: float = 0.0
     #: how long a "timeout" fault hangs before closing
@@ -110,7 +112,7 @@ class SimulatorSettings:
     models: tuple[str, ...] = SIMULATOR_MODELS
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "timeout_rate", "broken_stream_rate"):
+        for name in ("error_rate", "rate_limit_rate", "timeout_rate", "broken_stream_rate"):
             value = getattr(self, name)
             _require(0.0 <= value <= 1.0, f"simulator.{name} must be in [0, 1], got {value}")
         _require(self.latency_ms >= 0 and self.chunk_delay_ms >= 0, "delays must be >= 0")

@@ -1,0 +1,5 @@
+"""Observability: Prometheus metrics."""
+
+from tokenward.observability.metrics import Metrics
+
+__all__ = ["Metrics"]

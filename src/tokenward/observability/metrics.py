@@ -1,0 +1,92 @@
+"""Prometheus collectors, one registry per app (no process-global registry).
+
+Label children are cached, since `labels()` costs a dict build and a lock per call
+and sits on the hot path.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
+
+from tokenward.ledger.model import UsageEvent
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    """The gateway's collectors: requests, tokens by category, latency, upstream errors."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "tokenward_requests",
+            "Requests answered, by route, model and HTTP status.",
+            ("route", "model", "status"),
+            registry=self.registry,
+        )
+        self.tokens = Counter(
+            "tokenward_tokens",
+            "Tokens booked on usage events, by model and category.",
+            ("model", "category"),
+            registry=self.registry,
+        )
+        self.estimated_events = Counter(
+            "tokenward_estimated_events",
+            "Usage events whose counts are estimates (the provider reported none).",
+            ("model",),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "tokenward_request_duration_seconds",
+            "Time from request start to the last byte, by route.",
+            ("route",),
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.upstream_errors = Counter(
+            "tokenward_upstream_errors",
+            "Upstream failures by deployment and error code.",
+            ("deployment", "code"),
+            registry=self.registry,
+        )
+        self.ledger_conflicts = Counter(
+            "tokenward_ledger_conflicts",
+            "Replays of a request id with different usage (kept out of the ledger).",
+            registry=self.registry,
+        )
+        self._children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
+
+    def _child(self, metric: MetricWrapperBase, *labels: str) -> MetricWrapperBase:
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def observe_request(self, route: str, model: str, status: int, seconds: float) -> None:
+        self._child(self.requests, route, model, str(status)).inc()  # type: ignore[attr-defined]
+        self._child(self.latency, route).observe(seconds)  # type: ignore[attr-defined]
+
+    def observe_event(self, event: UsageEvent) -> None:
+        usage = event.usage
+        for category, value in (
+            ("input", usage.input_tokens),
+            ("cached_input", usage.cached_input_tokens),
+            ("cache_write", usage.cache_write_tokens),
+            ("output", usage.output_tokens),
+            ("reasoning", usage.reasoning_tokens),
+        ):
+            if value:
+                self._child(self.tokens, event.model, category).inc(value)  # type: ignore[attr-defined]
+        if usage.estimated:
+            self._child(self.estimated_events, event.model).inc()  # type: ignore[attr-defined]
+
+    def observe_upstream_error(self, deployment: str, code: str) -> None:
+        self._child(self.upstream_errors, deployment, code).inc()  # type: ignore[attr-defined]
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+__all__ = ["Metrics"]

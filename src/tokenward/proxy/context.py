@@ -1,0 +1,45 @@
+"""The typed context one request carries through the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from tokenward.auth import Principal
+from tokenward.routing import Deployment
+
+
+class ClientSink(Protocol):
+    """Where the response goes: implemented by the API layer over ASGI.
+
+    `write` never raises when the client has gone; it returns False instead, and
+    `gone` tells whether the client disconnected.
+    """
+
+    @property
+    def gone(self) -> bool: ...
+
+    async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None: ...
+
+    async def write(self, data: bytes, *, more: bool = True) -> bool: ...
+
+    async def wait_gone(self) -> None: ...
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """Request id, timing, principal, route and model of one request."""
+
+    request_id: str
+    route: str
+    started_at: datetime
+    started_mono: float
+    api_key: str | None = None
+    principal: Principal | None = None
+    model: str = ""
+    deployment: Deployment | None = None
+    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+__all__ = ["ClientSink", "RequestContext"]
