@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from tokenward.api.errors import Dialect, error_response
-from tokenward.api.health import build_control_app
+from tokenward.api.control import build_control_app
 from tokenward.api.openai_routes import ROUTES, new_request_id
 from tokenward.api.transport import Message, Receive, Scope, Send, send_bytes
 from tokenward.clock import Clock

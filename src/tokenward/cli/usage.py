@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import click
 import typer
 
 from tokenward.cli.output import ConfigOption, FormatOption, OutputFormat, render, settings_for
@@ -36,12 +35,12 @@ def _group_keys(values: list[str] | None) -> list[str]:
     try:
         return normalize_group_keys(values or [])
     except ValueError as exc:  # InvalidRequest is a ValueError
-        raise usage_error(f"--by: {exc}") from None
+        raise usage_error(str(exc), "--by") from None
 
 
-def usage_error(message: str) -> click.UsageError:
-    """A usage error (exit 2) of the kind `cli.output.run_cli` maps to EXIT_USAGE."""
-    return click.UsageError(message)
+def usage_error(message: str, option: str | None = None) -> typer.BadParameter:
+    """A usage error: typer prints it with the usage line and exits with 2."""
+    return typer.BadParameter(message, param_hint=option)
 
 
 def register(app: typer.Typer) -> None:
@@ -67,7 +66,7 @@ def register(app: typer.Typer) -> None:
         groups = _group_keys(by)
         start, end = parse_utc(since), parse_utc(until)
         if start is not None and end is not None and start >= end:
-            raise usage_error("--since must be before --until")
+            raise usage_error("must be before --until", "--since")
         settings = settings_for(config)
         with migrated_store(settings.database) as store:
             rows = usage_report(store, account, start, end, groups)

@@ -55,6 +55,12 @@ class Metrics:
             "Replays of a request id with different usage (kept out of the ledger).",
             registry=self.registry,
         )
+        self.ledger_wait = Histogram(
+            "tokenward_ledger_commit_wait_seconds",
+            "Time a response waits for the group commit holding its usage event.",
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1),
+            registry=self.registry,
+        )
         self._children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
 
     def _child(self, metric: MetricWrapperBase, *labels: str) -> MetricWrapperBase:

@@ -56,7 +56,9 @@ class Settler:
             latency_ms=round((self._clock.monotonic() - ctx.started_mono) * 1000, 3),
             http_status=http_status,
         )
+        waited_from = self._clock.monotonic()
         outcome = await self._writer.record(event)
+        self._metrics.ledger_wait.observe(self._clock.monotonic() - waited_from)
         if outcome is RecordOutcome.INSERTED:
             self._metrics.observe_event(event)
         elif outcome is RecordOutcome.CONFLICT:

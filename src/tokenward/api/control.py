@@ -1,4 +1,4 @@
-"""Framework-routed endpoints: /healthz, /readyz, /metrics (and, later, /admin)."""
+"""Framework-routed endpoints: /healthz, /readyz, /metrics and the /admin API."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tokenward.api.admin_routes import build_admin_routes
 from tokenward.services import Services
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -49,6 +50,7 @@ def build_control_app(services: Services) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            *build_admin_routes(services),
         ],
         exception_handlers={HTTPException: http_error},
     )

@@ -1,0 +1,143 @@
+"""`/admin/*`: accounts, keys and usage over HTTP, for admin keys only.
+
+The same service functions as the CLI (`auth.service`, `ledger.reports`); the store
+is synchronous, so each call runs on a thread. Errors use the OpenAI dialect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tokenward.api.errors import Dialect, error_response
+from tokenward.api.transport import api_key_of
+from tokenward.auth import (
+    create_account,
+    create_key,
+    get_account,
+    list_accounts,
+    list_keys,
+    revoke_key,
+)
+from tokenward.errors import InvalidRequest, TokenwardError
+from tokenward.ledger import usage_report
+from tokenward.providers.dialects import parse_json_object
+from tokenward.services import Services
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(payload, default=str), status_code=status, media_type="application/json"
+    )
+
+
+def _time(value: Any, name: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(f"'{name}' must be an ISO 8601 date or time", param=name) from None
+    if parsed.tzinfo is None:
+        raise InvalidRequest(f"'{name}' must carry a time zone (e.g. Z)", param=name)
+    return parsed
+
+
+def _str(body: dict[str, Any], name: str, default: str | None = None) -> str:
+    value = body.get(name, default)
+    if not isinstance(value, str) or not value:
+        raise InvalidRequest(f"'{name}' must be a non-empty string", param=name)
+    return value
+
+
+def build_admin_routes(services: Services) -> list[Route]:
+    """Routes bound to one `Services` bundle; every handler checks the admin key first."""
+    store, clock = services.store, services.clock
+
+    def admin(handler: Callable[[Request], Awaitable[Any]], status: int = 200) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            try:
+                await services.authenticator.authenticate_admin(api_key_of(request.scope))
+                return _json(await handler(request), status)
+            except TokenwardError as exc:
+                code, headers, body = error_response(exc, Dialect.OPENAI, "admin")
+                return Response(
+                    body, status_code=code, headers={k.decode(): v.decode() for k, v in headers}
+                )
+
+        return endpoint
+
+    async def body_of(request: Request) -> dict[str, Any]:
+        return parse_json_object(await request.body())
+
+    async def accounts_list(request: Request) -> Any:
+        return [a.as_dict() for a in await asyncio.to_thread(list_accounts, store)]
+
+    async def accounts_create(request: Request) -> Any:
+        body = await body_of(request)
+        info = await asyncio.to_thread(
+            create_account,
+            store,
+            _str(body, "name"),
+            _str(body, "billing", "postpaid"),
+            clock=clock,
+        )
+        return info.as_dict()
+
+    async def accounts_show(request: Request) -> Any:
+        return (await asyncio.to_thread(get_account, store, request.path_params["name"])).as_dict()
+
+    async def keys_list(request: Request) -> Any:
+        keys = await asyncio.to_thread(list_keys, store, request.query_params.get("account"))
+        now = clock.now()
+        return [k.as_dict(now) for k in keys]
+
+    async def keys_create(request: Request) -> Any:
+        body = await body_of(request)
+        info, plaintext = await asyncio.to_thread(
+            create_key,
+            store,
+            _str(body, "account"),
+            _str(body, "name", "default"),
+            _time(body.get("expires_at"), "expires_at"),
+            _str(body, "role", "user"),
+            clock=clock,
+        )
+        return {**info.as_dict(clock.now()), "key": plaintext}
+
+    async def keys_revoke(request: Request) -> Any:
+        info = await asyncio.to_thread(revoke_key, store, request.path_params["ident"], clock=clock)
+        return info.as_dict(clock.now())
+
+    async def usage(request: Request) -> Any:
+        query = request.query_params
+        return await asyncio.to_thread(
+            usage_report,
+            store,
+            query.get("account"),
+            _time(query.get("since"), "since"),
+            _time(query.get("until"), "until"),
+            query.getlist("by"),
+        )
+
+    return [
+        Route("/admin/accounts", admin(accounts_list), methods=["GET"]),
+        Route("/admin/accounts", admin(accounts_create, 201), methods=["POST"]),
+        Route("/admin/accounts/{name}", admin(accounts_show), methods=["GET"]),
+        Route("/admin/keys", admin(keys_list), methods=["GET"]),
+        Route("/admin/keys", admin(keys_create, 201), methods=["POST"]),
+        Route("/admin/keys/{ident}/revoke", admin(keys_revoke), methods=["POST"]),
+        Route("/admin/usage", admin(usage), methods=["GET"]),
+    ]
+
+
+__all__ = ["build_admin_routes"]
