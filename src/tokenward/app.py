@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tokenward.api.errors import Dialect, error_response
 from tokenward.api.control import build_control_app
+from tokenward.api.errors import Dialect, error_response
 from tokenward.api.openai_routes import ROUTES, new_request_id
 from tokenward.api.transport import Message, Receive, Scope, Send, send_bytes
 from tokenward.clock import Clock

@@ -10,7 +10,8 @@ OpenAI or Anthropic error bodies (no domain module knows about HTTP responses).
     │   ├── InvalidRequest                400 malformed JSON, wrong types, out of range
     │   ├── AuthenticationFailed          401 missing / invalid / revoked / expired key
     │   ├── PermissionDenied              403 key may not do this
-    │   ├── NotFound                      404 unknown model or route
+    │   ├── NotFound                      404 unknown account, key or route
+    │   │   └── ModelNotFound             404 unknown model
     │   ├── RequestTooLarge               413 body over the configured limit
     │   └── RateLimited                   429 a limit or quota is exhausted (retry later)
     ├── UpstreamError                     the provider failed                5xx
@@ -78,11 +79,17 @@ class PermissionDenied(ClientError):
 
 
 class NotFound(ClientError, LookupError):
-    """Unknown model or resource."""
+    """Unknown resource (account, key, route)."""
 
     status = 404
-    code = "model_not_found"
+    code = "not_found"
     type = "not_found_error"
+
+
+class ModelNotFound(NotFound):
+    """The model does not exist or the key may not use it."""
+
+    code = "model_not_found"
 
 
 class RequestTooLarge(ClientError):
@@ -176,6 +183,7 @@ __all__ = [
     "ClientError",
     "ConfigError",
     "InvalidRequest",
+    "ModelNotFound",
     "NotFound",
     "PermissionDenied",
     "RateLimited",

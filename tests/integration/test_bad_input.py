@@ -98,11 +98,12 @@ def test_key_created_then_revoked_from_the_cli_takes_effect_within_a_second(
 
 
 def test_expired_key_is_401(gateway: Gateway, http: httpx.Client) -> None:
-    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
-    key = gateway.new_key("expiring", "--expires", soon)
+    gateway.cli("accounts", "create", "expiring")
+    expires = datetime.now(UTC) + timedelta(seconds=5)
+    key = gateway.new_key("expiring", "--expires", expires.isoformat())
     headers = {"Authorization": f"Bearer {key}"}
     assert http.post(CHAT, json=VALID, headers=headers).status_code == 200
-    time.sleep(2.2)
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.1)
     response = http.post(CHAT, json=VALID, headers=headers)
     assert_openai_error(response, 401)
     assert "expired" in response.json()["error"]["message"]

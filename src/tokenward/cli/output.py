@@ -14,6 +14,7 @@ import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from tokenward.config import Settings, load_settings
 from tokenward.errors import TokenwardError
@@ -60,22 +61,22 @@ def render(rows: Sequence[dict[str, Any]], fmt: OutputFormat, columns: Sequence[
 
 
 def run_cli(app: typer.Typer) -> int:
-    """Run the typer app; map every failure to one line and an exit code.
-
-    Usage errors are click's own business in standalone mode: it prints the usage
-    line and exits with 2. Our failures escape the command and are printed here.
-    """
+    """Run the typer app; map every failure to one line on stderr and an exit code."""
     try:
-        app()
-    except SystemExit as exc:
-        code = exc.code
-        return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_FAILED)
+        result = app(standalone_mode=False)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return EXIT_FAILED
+    except TyperException as exc:  # click's usage errors (exit 2) and other click failures
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        typer.echo(f"error: {message}", err=True)
+        return int(getattr(exc, "exit_code", EXIT_USAGE))
     except (TokenwardError, CliFailure) as exc:
         typer.echo(f"error: {exc}", err=True)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
-    return EXIT_OK
+    return result if isinstance(result, int) else EXIT_OK
 
 
 __all__ = [

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tokenward.config.schema import Settings
-from tokenward.errors import NotFound
+from tokenward.errors import ModelNotFound
 from tokenward.providers.base import Provider
 
 
@@ -44,7 +44,7 @@ class Router:
         try:
             return self._deployments[model]
         except KeyError:
-            raise NotFound(
+            raise ModelNotFound(
                 f"The model '{model}' does not exist or you do not have access to it.",
                 param="model",
             ) from None
