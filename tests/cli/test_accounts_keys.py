@@ -17,7 +17,7 @@ import pytest
 from tests.ledger.events import make_event
 from tokenward.config.schema import DatabaseSettings
 from tokenward.storage import migrated_store
-from tokenward.storage.repos import usage as usage_repo
+from tokenward.storage.repos.event_sink import insert_batch
 
 TOKENWARD = str(Path(sys.executable).with_name("tokenward"))
 Cli = Callable[..., subprocess.CompletedProcess[str]]
@@ -111,7 +111,7 @@ def test_accounts_and_keys_round_trip(cli: Cli, tmp_path: Path) -> None:
 
 def test_usage_reports_what_the_ledger_holds(cli: Cli, sqlite_url: str) -> None:
     with migrated_store(DatabaseSettings(url=sqlite_url)) as store:
-        usage_repo.insert_batch(
+        insert_batch(
             store,
             [
                 make_event("r1", model="m1"),

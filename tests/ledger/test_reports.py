@@ -16,7 +16,7 @@ from tokenward.errors import InvalidRequest, NotFound
 from tokenward.ledger import UsageEvent, usage_report
 from tokenward.ledger.reports import METRICS
 from tokenward.storage import Store
-from tokenward.storage.repos import usage as usage_repo
+from tokenward.storage.repos.event_sink import insert_batch
 
 PLUS8 = timezone(timedelta(hours=8))
 
@@ -73,7 +73,7 @@ def seeded(store: Store) -> tuple[Store, list[UsageEvent], dict[str, str]]:
             started_at=datetime(2026, 1, 2, 23, 59, 59, 999999, tzinfo=UTC),
         ),
     ]
-    assert usage_repo.insert_batch(store, events) == [None] * len(events)
+    assert insert_batch(store, events) == [None] * len(events)
     names = {a: "alpha", b: "beta", "acc_config_admin": "acc_config_admin"}
     return store, events, names
 

@@ -24,7 +24,7 @@ from enum import StrEnum
 from tokenward.errors import StoreError
 from tokenward.ledger.model import UsageEvent
 from tokenward.storage.db import Store, describe
-from tokenward.storage.repos import usage as usage_repo
+from tokenward.storage.repos.event_sink import EventSink
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class EventWriter:
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._closing = False
+        self._sink = EventSink(store)
         self.stats = WriterStats()
 
     @property
@@ -104,7 +105,8 @@ class EventWriter:
         self._queue.put_nowait(None)
         await self._task
         if self._executor is not None:
-            # the thread is idle now; no need to block the loop joining it
+            # the sink's connection belongs to the writer thread: close it there
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._sink.close)
             self._executor.shutdown(wait=False)
 
     async def _run(self) -> None:
@@ -165,7 +167,7 @@ class EventWriter:
 
     def _write(self, events: list[UsageEvent]) -> list[RecordOutcome]:
         """Runs on the writer thread: one transaction, then classify what was blocked."""
-        stored = usage_repo.insert_batch(self._store, events)
+        stored = self._sink.insert_batch(events)
         outcomes: list[RecordOutcome] = []
         for event, existing in zip(events, stored, strict=True):
             if existing is None:

@@ -15,7 +15,6 @@ from sqlalchemy.sql.expression import FromClause
 from tokenward.ledger.model import EventStatus, UsageEvent
 from tokenward.metering.usage import Usage
 from tokenward.storage.db import Store
-from tokenward.storage.repos._dialect import insert_or_ignore
 from tokenward.storage.tables import accounts, usage_events
 
 #: bound parameters per IN (...) list, well under every driver's limit
@@ -28,33 +27,6 @@ TOKEN_COLUMNS = (
     "output_tokens",
     "reasoning_tokens",
 )
-
-
-def insert_batch(store: Store, events: Sequence[UsageEvent]) -> list[UsageEvent | None]:
-    """Insert `events` in one transaction, skipping request ids already stored.
-
-    Returns, per event and in order, None when this call inserted it, else the stored
-    event that holds its request id (the caller decides duplicate or conflict). Within
-    one batch the first event of a request id wins, like a replay arriving later.
-    """
-    if not events:
-        return []
-    rows = [_to_row(e) for e in events]
-    with store.transaction(write=True) as conn:
-        stmt = insert_or_ignore(conn, usage_events).returning(usage_events.c.request_id)
-        inserted = set(conn.execute(stmt, rows).scalars())
-        results: list[UsageEvent | None] = [None] * len(events)
-        blocked: list[int] = []
-        for index, event in enumerate(events):
-            if event.request_id in inserted:
-                inserted.discard(event.request_id)  # later copies in the batch are replays
-            else:
-                blocked.append(index)
-        if blocked:
-            stored = _fetch(conn, {events[i].request_id for i in blocked})
-            for index in blocked:
-                results[index] = stored[events[index].request_id]
-    return results
 
 
 def events_by_request_ids(store: Store, request_ids: Iterable[str]) -> list[UsageEvent]:
@@ -148,7 +120,8 @@ def _fetch(conn: Connection, request_ids: set[str]) -> dict[str, UsageEvent]:
     return found
 
 
-def _to_row(event: UsageEvent) -> dict[str, Any]:
+def event_to_row(event: UsageEvent) -> dict[str, Any]:
+    """The column values of `event` (Python values; types bind them per dialect)."""
     usage = event.usage
     return {
         "request_id": event.request_id,
@@ -204,6 +177,6 @@ __all__ = [
     "TOKEN_COLUMNS",
     "aggregate",
     "count_events",
+    "event_to_row",
     "events_by_request_ids",
-    "insert_batch",
 ]

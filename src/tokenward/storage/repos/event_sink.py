@@ -1,0 +1,154 @@
+"""`EventSink`: the group-commit writer's own connection to the ledger, on the hot path.
+
+SQLAlchemy's per-statement machinery (compile cache look-up, events, result wrapping)
+costs about ten times what SQLite itself needs to insert and commit one small batch,
+and it runs under the GIL beside the event loop. So the writer keeps one raw DB-API
+connection and reuses SQL text generated once from the `usage_events` Table (still
+the single source of the schema); each value passes through its column type's bind
+processor, so rows are stored exactly as SQLAlchemy stores and reads them.
+
+Idempotency stays the database's: a batch first looks up which request ids already
+exist, inserts the rest with ON CONFLICT (request_id) DO NOTHING, and only if another
+writer raced it (PostgreSQL with several replicas) reads the rows back to classify.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from tokenward.errors import StoreError
+from tokenward.ledger.model import UsageEvent
+from tokenward.storage.db import Store, describe
+from tokenward.storage.repos import usage as usage_repo
+from tokenward.storage.tables import usage_events
+
+_IN_CHUNK = 500
+
+
+class EventSink:
+    """Inserts batches of usage events in one transaction each, on one connection.
+
+    Not thread-safe: the writer uses it from its single thread only.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        dialect = store.engine.dialect
+        columns = list(usage_events.columns)
+        self._names = [column.name for column in columns]
+        self._processors: list[Callable[[Any], Any] | None] = [
+            column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns
+        ]
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self._mark = mark
+        self._insert_sql = (
+            f"INSERT INTO {usage_events.name} ({', '.join(self._names)}) "
+            f"VALUES ({', '.join([mark] * len(columns))}) ON CONFLICT (request_id) DO NOTHING"
+        )
+        self._sqlite = store.is_sqlite
+        self._raw: Any = None
+
+    def insert_batch(self, events: Sequence[UsageEvent]) -> list[UsageEvent | None]:
+        """Per event, in order: None if this call inserted it, else the stored event."""
+        if not events:
+            return []
+        raw = self._connection()
+        try:
+            cursor = raw.cursor()
+            if self._sqlite:
+                cursor.execute("BEGIN IMMEDIATE")  # take the write lock before reading
+            existing = self._existing_ids(cursor, [e.request_id for e in events])
+            fresh: list[int] = []  # indexes into `events` of the rows to insert
+            taken = set(existing)
+            for index, event in enumerate(events):
+                if event.request_id not in taken:
+                    taken.add(event.request_id)
+                    fresh.append(index)
+            if fresh:
+                cursor.executemany(self._insert_sql, [self._row(events[i]) for i in fresh])
+            raced = bool(fresh) and cursor.rowcount != len(fresh)
+            cursor.close()
+            raw.commit()
+        except Exception as exc:
+            self._discard()
+            raise StoreError(f"database error: {describe(exc)}") from exc
+        if not existing and not raced and len(fresh) == len(events):
+            return [None] * len(events)  # the common case: every event is new
+        return self._classify(events, fresh, raced)
+
+    def close(self) -> None:
+        """Return the connection to the pool."""
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
+
+    def _connection(self) -> Any:
+        if self._raw is None:
+            if self._store.closed:
+                raise StoreError("the store is closed")
+            try:
+                self._raw = self._store.engine.raw_connection()
+            except SQLAlchemyError as exc:
+                raise StoreError(f"database error: {describe(exc)}") from exc
+        return self._raw
+
+    def _discard(self) -> None:
+        """After a failure the connection may be broken: drop it, reconnect next time."""
+        raw, self._raw = self._raw, None
+        if raw is None:
+            return
+        try:
+            raw.rollback()
+            raw.close()
+        except Exception:  # noqa: BLE001 - already failing; a dead connection is invalidated
+            raw.invalidate()
+
+    def _existing_ids(self, cursor: Any, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            marks = ", ".join([self._mark] * len(chunk))
+            cursor.execute(
+                f"SELECT request_id FROM {usage_events.name} WHERE request_id IN ({marks})",
+                chunk,
+            )
+            found.update(row[0] for row in cursor.fetchall())
+        return found
+
+    def _row(self, event: UsageEvent) -> tuple[Any, ...]:
+        values = usage_repo.event_to_row(event)
+        return tuple(
+            value if process is None else process(value)
+            for value, process in zip(
+                (values[name] for name in self._names), self._processors, strict=True
+            )
+        )
+
+    def _classify(
+        self, events: Sequence[UsageEvent], fresh: list[int], raced: bool
+    ) -> list[UsageEvent | None]:
+        """Slow path (replays, races): compare with what the ledger now holds."""
+        ids = [e.request_id for e in events]
+        stored = {e.request_id: e for e in usage_repo.events_by_request_ids(self._store, ids)}
+        ours = set(fresh)
+        results: list[UsageEvent | None] = []
+        for index, event in enumerate(events):
+            held = stored.get(event.request_id)
+            mine = index in ours and (not raced or held == event)
+            results.append(None if mine else held)
+        return results
+
+
+def insert_batch(store: Store, events: Sequence[UsageEvent]) -> list[UsageEvent | None]:
+    """One-off batch insert (tests, imports); the writer keeps a long-lived `EventSink`."""
+    sink = EventSink(store)
+    try:
+        return sink.insert_batch(events)
+    finally:
+        sink.close()
+
+
+__all__ = ["EventSink", "insert_batch"]
