@@ -12,7 +12,7 @@ from typing import Any
 
 from tokenward.api.control import build_control_app
 from tokenward.api.errors import Dialect, error_response
-from tokenward.api.openai_routes import ROUTES, new_request_id
+from tokenward.api.openai_routes import ROUTES
 from tokenward.api.transport import Message, Receive, Scope, Send, send_bytes
 from tokenward.clock import Clock
 from tokenward.config import Settings, load_settings
@@ -40,12 +40,14 @@ class Gateway:
             if handler is not None:
                 await handler(services, scope, receive, send)
             else:
-                await self._control_route(scope, receive, send)
+                await self._control_route(services, scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
-    async def _control_route(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = new_request_id().encode()
+    async def _control_route(
+        self, services: Services, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        request_id = services.request_ids().encode()
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -18,7 +18,7 @@ from tokenward.ledger import EventWriter
 from tokenward.observability import Metrics
 from tokenward.providers.base import Provider
 from tokenward.providers.registry import build_providers
-from tokenward.proxy import Pipeline, Relay
+from tokenward.proxy import Pipeline, Relay, RequestIds
 from tokenward.proxy.settle import Settler
 from tokenward.routing import Router
 from tokenward.storage import Store, migrate
@@ -37,6 +37,7 @@ class Services:
     session: aiohttp.ClientSession
     providers: dict[str, Provider]
     pipeline: Pipeline
+    request_ids: RequestIds
 
     @classmethod
     async def start(cls, settings: Settings, clock: Clock | None = None) -> Services:
@@ -69,7 +70,16 @@ class Services:
             server=settings.server,
         )
         return cls(
-            settings, clock, store, writer, metrics, authenticator, session, providers, pipeline
+            settings,
+            clock,
+            store,
+            writer,
+            metrics,
+            authenticator,
+            session,
+            providers,
+            pipeline,
+            RequestIds(),
         )
 
     async def aclose(self) -> None:

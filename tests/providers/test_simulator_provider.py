@@ -46,7 +46,7 @@ def chat_call(request_id: str = "req-1", timeout_s: float = 30.0, **body: Any) -
 async def collect(provider: SimulatorProvider, call: UpstreamCall) -> list[bytes]:
     stream = await provider.open_stream(call)
     try:
-        return [payload async for payload in stream]
+        return [payload async for batch in stream for payload in batch]
     finally:
         await stream.aclose()
 
@@ -88,10 +88,11 @@ def test_stream_yields_chunks_usage_then_done_and_journals_before_usage(tmp_path
         call = chat_call(stream=True, stream_options={"include_usage": True}, max_tokens=30)
         stream = await provider.open_stream(call)
         payloads = []
-        async for payload in stream:
-            if payload != b"[DONE]" and orjson.loads(payload)["choices"] == []:
-                journaled_before_usage.append(bool(journal(tmp_path)))
-            payloads.append(payload)
+        async for batch in stream:
+            for payload in batch:
+                if payload != b"[DONE]" and orjson.loads(payload)["choices"] == []:
+                    journaled_before_usage.append(bool(journal(tmp_path)))
+                payloads.append(payload)
         await stream.aclose()
         return payloads
 
@@ -184,8 +185,8 @@ def test_broken_stream_raises_mid_iteration_after_half_the_chunks(tmp_path: Path
     async def scenario() -> None:
         call = chat_call(stream=True, metadata={"sim_fault": "broken", "sim_output_tokens": "10"})
         stream = await provider.open_stream(call)
-        async for payload in stream:
-            received.append(payload)
+        async for batch in stream:
+            received.extend(batch)
 
     with pytest.raises(UpstreamConnectError):
         run(scenario)

@@ -7,7 +7,6 @@ and renders any error in the OpenAI dialect if the response has not started yet.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Awaitable, Callable
 
 import orjson
@@ -31,10 +30,6 @@ log = logging.getLogger("tokenward.api")
 Handler = Callable[[Services, Scope, Receive, Send], Awaitable[None]]
 
 
-def new_request_id() -> str:
-    return "req_" + os.urandom(12).hex()
-
-
 async def _serve(
     services: Services,
     scope: Scope,
@@ -44,7 +39,7 @@ async def _serve(
     stage: Callable[[Pipeline, RequestContext, bytes, AsgiSink], Awaitable[None]],
 ) -> None:
     ctx = RequestContext(
-        request_id=new_request_id(),
+        request_id=services.request_ids(),
         route=route,
         started_at=services.clock.now(),
         started_mono=services.clock.monotonic(),
@@ -125,4 +120,4 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/models"): models,
 }
 
-__all__ = ["ROUTES", "new_request_id"]
+__all__ = ["ROUTES"]

@@ -64,6 +64,8 @@ def register(app: typer.Typer) -> None:
             "http": "httptools",
             "lifespan": "on",
             "access_log": False,
+            "proxy_headers": False,  # the gateway is the edge; no X-Forwarded-* rewriting
+            "server_header": False,
             "log_level": "warning",
             "timeout_graceful_shutdown": 30,
         }

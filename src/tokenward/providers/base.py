@@ -36,14 +36,15 @@ class UpstreamReply:
 
 
 class UpstreamStream(Protocol):
-    """An open SSE stream: iterate to get each event's `data:` payload as bytes.
+    """An open SSE stream: iterate to get the `data:` payloads of the events that
+    arrived together (one network read), so the relay can forward them in one write.
 
-    The terminal `[DONE]` sentinel is yielded as the payload `b"[DONE]"`. Iteration
-    raises `UpstreamConnectError` / `UpstreamTimeout` if the stream breaks. `aclose()`
-    closes the upstream connection at once and is safe to call twice.
+    The terminal `[DONE]` sentinel is the payload `b"[DONE]"`. Iteration raises
+    `UpstreamConnectError` / `UpstreamTimeout` if the stream breaks. `aclose()` closes
+    the upstream connection at once and is safe to call twice.
     """
 
-    def __aiter__(self) -> AsyncIterator[bytes]: ...
+    def __aiter__(self) -> AsyncIterator[list[bytes]]: ...
 
     async def aclose(self) -> None: ...
 

@@ -79,16 +79,17 @@ class _SSEStream:
             self._closed = True
             self._response.close()
 
-    def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[list[bytes]]:
         return self._events()
 
-    async def _events(self) -> AsyncIterator[bytes]:
+    async def _events(self) -> AsyncIterator[list[bytes]]:
         buffer = b""
         try:
             async for chunk in self._response.content.iter_any():
                 buffer += chunk
                 if b"\r" in buffer:
                     buffer = buffer.replace(b"\r\n", b"\n")
+                arrived: list[bytes] = []
                 while True:
                     end = buffer.find(b"\n\n")
                     if end < 0:
@@ -96,10 +97,12 @@ class _SSEStream:
                     event, buffer = buffer[:end], buffer[end + 2 :]
                     payload = _data_of(event)
                     if payload is not None:
-                        yield payload
+                        arrived.append(payload)
+                if arrived:
+                    yield arrived
             payload = _data_of(buffer)
             if payload is not None:
-                yield payload
+                yield [payload]
         except TimeoutError as exc:
             raise UpstreamTimeout(f"Upstream {self._deployment} stalled mid-stream") from exc
         except (aiohttp.ClientError, ConnectionError) as exc:

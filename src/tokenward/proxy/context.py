@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -42,4 +44,19 @@ class RequestContext:
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
-__all__ = ["ClientSink", "RequestContext"]
+class RequestIds:
+    """Unique request ids without a syscall each: a random per-process prefix + a counter.
+
+    The prefix is drawn at start-up (64 random bits), so ids stay unique across
+    workers, replicas and restarts; the ledger's primary key enforces it anyway.
+    """
+
+    def __init__(self) -> None:
+        self._prefix = "req_" + os.urandom(8).hex()
+        self._counter = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._counter):08x}"
+
+
+__all__ = ["ClientSink", "RequestContext", "RequestIds"]

@@ -181,14 +181,21 @@ class Relay:
         abort_on_gone: bool,
     ) -> None:
         try:
-            async for payload in upstream:
-                if payload == b"[DONE]":
-                    tally.done = True
-                    break
-                out = self._meter_event(payload, tally, include_usage)
-                if out is not None and not sink.gone:
-                    await sink.write(b"data: " + out + b"\n\n")
-                if tally.error_event or (abort_on_gone and sink.gone):
+            async for events in upstream:
+                out: list[bytes] = []
+                for payload in events:
+                    if payload == b"[DONE]":
+                        tally.done = True  # held back until the event is committed
+                        break
+                    forwarded = self._meter_event(payload, tally, include_usage)
+                    if forwarded is not None:
+                        out.append(b"data: " + forwarded + b"\n\n")
+                    if tally.error_event:
+                        break
+                if out and not sink.gone:
+                    # events that arrived together leave together: one write, one syscall
+                    await sink.write(out[0] if len(out) == 1 else b"".join(out))
+                if tally.done or tally.error_event or (abort_on_gone and sink.gone):
                     break
         except UpstreamError as exc:
             tally.failed = exc

@@ -121,7 +121,7 @@ class SimulatorProvider:
 
 
 class SimulatorStream:
-    """An open simulated stream; iterate for `data:` payloads, `b"[DONE]"` last."""
+    """An open simulated stream; iterate for `data:` payloads (one per batch), `[DONE]` last."""
 
     def __init__(self, core: SimulatorCore, turn: ChatTurn) -> None:
         self._core = core
@@ -130,7 +130,7 @@ class SimulatorStream:
         self._journaled = False
         self._events = self._run()
 
-    def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[list[bytes]]:
         return self._events
 
     async def aclose(self) -> None:
@@ -145,13 +145,13 @@ class SimulatorStream:
             self._journaled = True
             await self._core.finish(self._turn.attempt)
 
-    async def _run(self) -> AsyncGenerator[bytes, None]:
+    async def _run(self) -> AsyncGenerator[list[bytes], None]:
         self._started = True
         turn, attempt, plan = self._turn, self._turn.attempt, self._turn.stream
         delay, cut = turn.pacing.chunk_delay_s, turn.cut
         try:
             for data in plan.head:
-                yield data
+                yield [data]
             for index, piece in enumerate(plan.pieces):
                 if cut is not None and index >= cut:
                     break
@@ -159,22 +159,22 @@ class SimulatorStream:
                     await asyncio.sleep(delay)
                 attempt.chunks_sent += 1
                 attempt.completion_tokens_sent += piece.tokens
-                yield piece.data
+                yield [piece.data]
             if turn.fault == "broken":
                 await self._journal()
                 raise UpstreamConnectError("simulated stream broken mid-way")
             if turn.fault == "error_event":
                 await self._journal()
-                yield error_event("The simulator failed mid-stream (injected fault).")
+                yield [error_event("The simulator failed mid-stream (injected fault).")]
                 return
             for data in plan.tail:
-                yield data
+                yield [data]
             attempt.completed = True
             # the oracle is durable before the usage chunk can reach anyone
             await self._journal()
             if plan.usage is not None:
-                yield plan.usage
-            yield b"[DONE]"
+                yield [plan.usage]
+            yield [b"[DONE]"]
         finally:
             if not self._journaled:
                 # closed or cancelled before the end: the consumer went away
