@@ -20,7 +20,7 @@ from tokenward.providers.base import Provider
 from tokenward.providers.registry import build_providers
 from tokenward.proxy import Pipeline, Relay, RequestIds
 from tokenward.proxy.settle import Settler
-from tokenward.routing import Router
+from tokenward.routing import ExponentialJitterBackoff, Router
 from tokenward.storage import Store, migrate
 
 
@@ -62,12 +62,15 @@ class Services:
         authenticator = KeyAuthenticator(
             store, clock, ttl_s=settings.server.key_cache_ttl_s, admin_key=settings.admin_key
         )
-        relay = Relay(Settler(writer, metrics, clock), metrics, clock, settings.server)
+        router = Router(settings, providers, clock)
+        backoff = ExponentialJitterBackoff(
+            settings.routing.backoff_base_s, settings.routing.backoff_max_s
+        )
+        relay = Relay(
+            Settler(writer, metrics, clock), metrics, clock, settings.server, router, backoff
+        )
         pipeline = Pipeline(
-            authenticator=authenticator,
-            router=Router(settings, providers),
-            relay=relay,
-            server=settings.server,
+            authenticator=authenticator, router=router, relay=relay, server=settings.server
         )
         return cls(
             settings,

@@ -27,10 +27,10 @@ TABLES = {"accounts", "api_keys", "usage_events", "alembic_version"}
 
 def test_migrate_creates_the_schema_and_is_idempotent(store: Store) -> None:
     assert set(inspect(store.engine).get_table_names()) == TABLES
-    assert current_revision(store) == head_revision() == "0001"
+    assert current_revision(store) == head_revision() == "0002"
     migrate(store)
     migrate(store)
-    assert current_revision(store) == "0001"
+    assert current_revision(store) == "0002"
 
 
 def test_migrated_schema_matches_the_metadata(store: Store) -> None:

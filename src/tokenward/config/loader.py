@@ -22,6 +22,7 @@ from tokenward.config.schema import (
     DatabaseSettings,
     ModelSettings,
     ProviderSettings,
+    RoutingSettings,
     ServerSettings,
     Settings,
     SimulatorSettings,
@@ -38,6 +39,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "server": ServerSettings,
     "database": DatabaseSettings,
     "simulator": SimulatorSettings,
+    "routing": RoutingSettings,
 }
 _TOP_LEVEL = ("home", "database_url", "redis_url", "admin_key")
 
@@ -122,6 +124,7 @@ def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Se
         simulator=simulator,
         providers=providers,
         models=models,
+        routing=_section(RoutingSettings, dict(raw.get("routing") or {}), "routing"),
         redis_url=_optional_str(raw.get("redis_url")),
         admin_key=_optional_str(raw.get("admin_key")),
         config_path=path,
@@ -132,12 +135,32 @@ def _provider(name: str, body: dict[str, Any], env: Mapping[str, str]) -> Provid
     if "api_key" in body and not body.pop("allow_plaintext_key", False):
         raise ConfigError(
             f"provider {name}: put the key in an environment variable and name it in "
-            "api_key_env (or set allow_plaintext_key = true)"
+            "api_key_env, or in a file named by api_key_file (or set allow_plaintext_key = true)"
         )
-    key_env = body.get("api_key_env")
-    if key_env and "api_key" not in body:
-        body["api_key"] = env.get(str(key_env))
+    preset_name = body.get("preset")
+    if preset_name is not None:
+        from tokenward.providers.presets import get_preset
+
+        preset = get_preset(str(preset_name))
+        body.setdefault("kind", preset.kind)
+        body.setdefault("base_url", preset.base_url)
+    key_env, key_file = body.get("api_key_env"), body.get("api_key_file")
+    if "api_key" not in body:
+        if key_env:
+            body["api_key"] = env.get(str(key_env))
+        elif key_file:
+            body["api_key"] = _read_secret(Path(str(key_file)), name)
     return _section(ProviderSettings, {"name": name, **body}, f"providers.{name}")
+
+
+def _read_secret(path: Path, provider: str) -> str:
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"provider {provider}: cannot read api_key_file {path}: {exc}") from exc
+    if not secret:
+        raise ConfigError(f"provider {provider}: api_key_file {path} is empty")
+    return secret
 
 
 def _optional_str(value: Any) -> str | None:

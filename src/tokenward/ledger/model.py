@@ -36,6 +36,8 @@ class UsageEvent:
     finished_at: datetime
     latency_ms: float
     http_status: int
+    #: upstream attempts it took (retries and fallbacks included); 0 if none was made
+    attempts: int = 1
 
     @property
     def estimated(self) -> bool:

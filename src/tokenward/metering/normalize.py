@@ -39,10 +39,13 @@ def usage_from_openai(block: Any) -> Usage | None:
             return None
         completion = 0  # embeddings report prompt_tokens and total_tokens only
     cached = min(_detail(block, "prompt_tokens_details", "cached_tokens"), prompt)
+    # cache writes: DashScope's field, also where translated Anthropic usage keeps them
+    written = min(_detail(block, "prompt_tokens_details", "cache_creation_input_tokens"), prompt)
     reasoning = min(_detail(block, "completion_tokens_details", "reasoning_tokens"), completion)
     return Usage(
         input_tokens=prompt,
         cached_input_tokens=cached,
+        cache_write_tokens=written,
         output_tokens=completion,
         reasoning_tokens=reasoning,
     )

@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tokenward.metering.usage import Usage
+
 
 @dataclass(frozen=True, slots=True)
 class UpstreamCall:
@@ -53,6 +55,10 @@ class Provider(Protocol):
     """An upstream deployment's adapter."""
 
     name: str
+
+    def parse_usage(self, block: object) -> Usage | None:
+        """The upstream's OpenAI-shaped usage block -> Usage (vendor quirks applied)."""
+        ...
 
     async def complete(self, call: UpstreamCall) -> UpstreamReply:
         """Non-stream call; raises `UpstreamStatusError` on a non-2xx answer."""

@@ -9,7 +9,6 @@ here, and nowhere else.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -25,7 +24,10 @@ from tokenward.errors import (
     UpstreamStatusError,
     UpstreamTimeout,
 )
+from tokenward.metering import Usage, usage_from_openai
 from tokenward.providers.base import UpstreamCall, UpstreamReply, UpstreamStream
+from tokenward.providers.presets import usage_from_preset
+from tokenward.providers.sse import SSEStream
 
 #: upstream statuses that mean "your request is invalid", passed on to the client as 400
 _CLIENT_FAULT_STATUSES = frozenset({400, 404, 413, 422})
@@ -66,67 +68,6 @@ def _retry_after(headers: Any) -> float:
         return 1.0
 
 
-class _SSEStream:
-    """An open upstream SSE response, yielding each event's `data:` payload."""
-
-    def __init__(self, response: aiohttp.ClientResponse, deployment: str) -> None:
-        self._response = response
-        self._deployment = deployment
-        self._closed = False
-
-    async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._response.close()
-
-    def __aiter__(self) -> AsyncIterator[list[bytes]]:
-        return self._events()
-
-    async def _events(self) -> AsyncIterator[list[bytes]]:
-        buffer = b""
-        try:
-            async for chunk in self._response.content.iter_any():
-                buffer += chunk
-                if b"\r" in buffer:
-                    buffer = buffer.replace(b"\r\n", b"\n")
-                arrived: list[bytes] = []
-                while True:
-                    end = buffer.find(b"\n\n")
-                    if end < 0:
-                        break
-                    event, buffer = buffer[:end], buffer[end + 2 :]
-                    payload = _data_of(event)
-                    if payload is not None:
-                        arrived.append(payload)
-                if arrived:
-                    yield arrived
-            payload = _data_of(buffer)
-            if payload is not None:
-                yield [payload]
-        except TimeoutError as exc:
-            raise UpstreamTimeout(f"Upstream {self._deployment} stalled mid-stream") from exc
-        except (aiohttp.ClientError, ConnectionError) as exc:
-            if self._closed:
-                return  # we closed it ourselves (client gone, abort policy)
-            raise UpstreamConnectError(
-                f"Upstream {self._deployment} dropped the stream: {type(exc).__name__}"
-            ) from exc
-        finally:
-            await self.aclose()
-
-
-def _data_of(event: bytes) -> bytes | None:
-    """The joined `data:` lines of one SSE event; None for comments and empty events."""
-    if not event:
-        return None
-    if event.startswith(b"data: ") and b"\n" not in event:
-        return event[6:]  # the common case: one data line
-    lines = [
-        line[5:].removeprefix(b" ") for line in event.split(b"\n") if line.startswith(b"data:")
-    ]
-    return b"\n".join(lines) if lines else None
-
-
 class OpenAIProvider:
     """Adapter for an OpenAI-compatible upstream (OpenAI, DeepSeek, GLM, Qwen, vLLM...)."""
 
@@ -138,6 +79,13 @@ class OpenAIProvider:
         self._headers = {"Content-Type": "application/json"}
         if settings.api_key:
             self._headers["Authorization"] = f"Bearer {settings.api_key}"
+        self._preset = settings.preset
+
+    def parse_usage(self, block: object) -> Usage | None:
+        """The vendor's usage block, read with its preset's field quirks."""
+        if self._preset is None:
+            return usage_from_openai(block)
+        return usage_from_preset(self._preset, block)
 
     def _request_headers(self, call: UpstreamCall) -> dict[str, str]:
         return {**self._headers, "x-request-id": call.request_id}
@@ -200,7 +148,7 @@ class OpenAIProvider:
             finally:
                 response.release()
             raise upstream_error_from_status(response.status, body, response.headers)
-        return _SSEStream(response, self.name)
+        return SSEStream(response, self.name)
 
     async def aclose(self) -> None:
         """The shared session is owned and closed by the app, not by one provider."""

@@ -6,6 +6,7 @@ import aiohttp
 
 from tokenward.clock import Clock
 from tokenward.config.schema import Settings
+from tokenward.providers.anthropic import AnthropicProvider
 from tokenward.providers.base import Provider
 from tokenward.providers.openai import OpenAIProvider
 from tokenward.providers.simulator import SimulatorProvider
@@ -19,6 +20,8 @@ def build_providers(
     for spec in settings.providers:
         if spec.kind == "openai":
             providers[spec.name] = OpenAIProvider(spec, session)
+        elif spec.kind == "anthropic":
+            providers[spec.name] = AnthropicProvider(spec, session)
         else:
             providers[spec.name] = SimulatorProvider(spec.name, settings.simulator, clock)
     return providers

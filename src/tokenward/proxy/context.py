@@ -41,6 +41,8 @@ class RequestContext:
     principal: Principal | None = None
     model: str = ""
     deployment: Deployment | None = None
+    #: upstream attempts made so far (retries and fallbacks included)
+    attempts: int = 0
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 

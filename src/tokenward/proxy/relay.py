@@ -1,9 +1,15 @@
 """Relay an upstream reply to the client and book exactly what it consumed.
 
 Non-stream: call, meter, settle, then send. Stream: forward each SSE event as it
-arrives; upstream is always asked for usage (`include_usage`), and the usage-only
-chunk is withheld from a client that did not ask for it. The last bytes (`[DONE]`)
-are sent only after the usage event is committed.
+arrives; upstream is always asked for usage (`include_usage`), and the shaper
+withholds the usage-only chunk from a client that did not ask for it. The last bytes
+(`[DONE]`, or Anthropic's `message_stop`) are sent only after the usage event is
+committed.
+
+Attempts: a failed upstream call is retried on the next deployment of the plan with
+backoff, but only before anything reached the client: a stream is never retried once
+its first byte is out. Only the final outcome is settled, so a retry never adds a
+usage event; the event records which deployment served and how many attempts it took.
 
 Client disconnect mid-stream, by `server.on_client_disconnect`:
 - `drain` (default): stop writing, keep reading the upstream to its end (bounded by
@@ -14,9 +20,9 @@ Client disconnect mid-stream, by `server.on_client_disconnect`:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -24,11 +30,13 @@ from tokenward.clock import Clock
 from tokenward.config.schema import ServerSettings
 from tokenward.errors import UpstreamError
 from tokenward.ledger.model import EventStatus
-from tokenward.metering import ZERO_USAGE, Usage, estimate_usage, usage_from_openai
+from tokenward.metering import ZERO_USAGE, Usage, estimate_usage
 from tokenward.observability.metrics import Metrics
 from tokenward.providers.base import UpstreamCall, UpstreamStream
 from tokenward.proxy.context import ClientSink, RequestContext
 from tokenward.proxy.settle import Settler
+from tokenward.proxy.shapers import ReplyShaper
+from tokenward.routing import Backoff, Deployment, Router
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 SSE_HEADERS = [
@@ -36,7 +44,9 @@ SSE_HEADERS = [
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
 ]
-_DONE = b"data: [DONE]\n\n"
+
+T = TypeVar("T")
+CallFactory = Callable[[Deployment], UpstreamCall]
 
 
 @dataclass(slots=True)
@@ -94,74 +104,100 @@ class Relay:
     """Moves bytes between upstream and client and settles each request exactly once."""
 
     def __init__(
-        self, settler: Settler, metrics: Metrics, clock: Clock, server: ServerSettings
+        self,
+        settler: Settler,
+        metrics: Metrics,
+        clock: Clock,
+        server: ServerSettings,
+        router: Router,
+        backoff: Backoff,
     ) -> None:
         self._settler = settler
         self._metrics = metrics
         self._clock = clock
         self._server = server
+        self._router = router
+        self._backoff = backoff
 
-    async def _settle_failure(self, ctx: RequestContext, exc: UpstreamError, stream: bool) -> None:
-        assert ctx.deployment is not None
-        self._metrics.observe_upstream_error(ctx.deployment.name, exc.code)
-        await self._settler.settle(
-            ctx,
-            usage=ZERO_USAGE,
-            status=EventStatus.UPSTREAM_ERROR,
-            http_status=exc.status,
-            stream=stream,
-        )
+    async def _attempt(
+        self,
+        ctx: RequestContext,
+        plan: list[Deployment],
+        make_call: CallFactory,
+        operation: Callable[[Deployment, UpstreamCall], Awaitable[T]],
+        stream: bool,
+    ) -> T:
+        """Try the plan's deployments in turn; settle and raise only the final failure."""
+        for index, deployment in enumerate(plan):
+            ctx.deployment, ctx.attempts = deployment, index + 1
+            try:
+                result = await operation(deployment, make_call(deployment))
+            except UpstreamError as exc:
+                self._router.failed(deployment)
+                self._metrics.observe_upstream_error(deployment.name, exc.code)
+                if not exc.retryable or index == len(plan) - 1:
+                    await self._settler.settle(
+                        ctx,
+                        usage=ZERO_USAGE,
+                        status=EventStatus.UPSTREAM_ERROR,
+                        http_status=exc.status,
+                        stream=stream,
+                    )
+                    raise
+                await asyncio.sleep(self._backoff.delay(index))
+            else:
+                self._router.succeeded(deployment)
+                return result
+        raise RuntimeError("an attempt plan is never empty")
 
     async def complete(
         self,
         ctx: RequestContext,
-        call: UpstreamCall,
+        plan: list[Deployment],
+        make_call: CallFactory,
         sink: ClientSink,
+        shaper: ReplyShaper,
         prompt_estimate: Callable[[], int],
     ) -> None:
         """Non-stream: the response is sent only after its usage event is committed."""
+        reply = await self._attempt(
+            ctx, plan, make_call, lambda d, call: d.provider.complete(call), stream=False
+        )
         assert ctx.deployment is not None
-        try:
-            reply = await ctx.deployment.provider.complete(call)
-        except UpstreamError as exc:
-            await self._settle_failure(ctx, exc, stream=False)
-            raise
-        usage = usage_from_openai(reply.payload.get("usage")) or estimate_usage(
+        usage = ctx.deployment.provider.parse_usage(reply.payload.get("usage")) or estimate_usage(
             prompt_tokens=prompt_estimate(), output_text=_reply_text(reply.payload)
         )
         await self._settler.settle(
             ctx, usage=usage, status=EventStatus.OK, http_status=200, stream=False
         )
-        length = (b"content-length", str(len(reply.body)).encode())
+        body = shaper.body(reply, usage)
+        length = (b"content-length", str(len(body)).encode())
         await sink.start(200, [*JSON_HEADERS, length, *ctx.response_headers])
-        await sink.write(reply.body, more=False)
+        await sink.write(body, more=False)
 
     async def stream(
         self,
         ctx: RequestContext,
-        call: UpstreamCall,
+        plan: list[Deployment],
+        make_call: CallFactory,
         sink: ClientSink,
-        *,
-        include_usage: bool,
+        shaper: ReplyShaper,
         prompt_estimate: Callable[[], int],
     ) -> None:
         """SSE relay with exact metering and the configured disconnect policy."""
-        assert ctx.deployment is not None
-        try:
-            upstream = await ctx.deployment.provider.open_stream(call)
-        except UpstreamError as exc:
-            await self._settle_failure(ctx, exc, stream=True)
-            raise
+        upstream = await self._attempt(
+            ctx, plan, make_call, lambda d, call: d.provider.open_stream(call), stream=True
+        )
         await sink.start(200, [*SSE_HEADERS, *ctx.response_headers])
         abort_on_gone = self._server.on_client_disconnect == "abort"
         watcher = asyncio.ensure_future(self._close_when_gone(sink, upstream, abort_on_gone))
         tally = _StreamTally()
         try:
-            await self._pump(upstream, sink, tally, include_usage, abort_on_gone)
+            await self._pump(ctx, upstream, sink, tally, shaper, abort_on_gone)
         finally:
             watcher.cancel()
             await upstream.aclose()
-        await self._finish_stream(ctx, sink, tally, prompt_estimate)
+        await self._finish_stream(ctx, sink, tally, shaper, prompt_estimate)
 
     async def _close_when_gone(
         self, sink: ClientSink, upstream: UpstreamStream, abort: bool
@@ -174,12 +210,15 @@ class Relay:
 
     async def _pump(
         self,
+        ctx: RequestContext,
         upstream: UpstreamStream,
         sink: ClientSink,
         tally: _StreamTally,
-        include_usage: bool,
+        shaper: ReplyShaper,
         abort_on_gone: bool,
     ) -> None:
+        assert ctx.deployment is not None
+        parse_usage = ctx.deployment.provider.parse_usage
         try:
             async for events in upstream:
                 out: list[bytes] = []
@@ -187,9 +226,10 @@ class Relay:
                     if payload == b"[DONE]":
                         tally.done = True  # held back until the event is committed
                         break
-                    forwarded = self._meter_event(payload, tally, include_usage)
-                    if forwarded is not None:
-                        out.append(b"data: " + forwarded + b"\n\n")
+                    chunk = self._meter_event(payload, tally, parse_usage)
+                    framed = shaper.chunk(payload, chunk)
+                    if framed is not None:
+                        out.append(framed)
                     if tally.error_event:
                         break
                 if out and not sink.gone:
@@ -200,37 +240,31 @@ class Relay:
         except UpstreamError as exc:
             tally.failed = exc
 
+    @staticmethod
     def _meter_event(
-        self, payload: bytes, tally: _StreamTally, include_usage: bool
-    ) -> bytes | None:
-        """Meter one event; return what to forward (None: withhold it)."""
+        payload: bytes, tally: _StreamTally, parse_usage: Callable[[object], Usage | None]
+    ) -> dict[str, Any] | None:
+        """Meter one event; return it parsed (None if it is not a JSON object)."""
         try:
             chunk = orjson.loads(payload)
         except orjson.JSONDecodeError:
-            return payload  # not ours to judge; forward untouched
+            return None
         if not isinstance(chunk, dict):
-            return payload
+            return None
         if "error" in chunk and not chunk.get("choices"):
             tally.error_event = True
-            return payload
-        choices = chunk.get("choices")
-        tally.add_choices(choices)
-        if "usage" in chunk:
-            usage = usage_from_openai(chunk["usage"])
-            if usage is not None:
-                tally.usage = usage
-            if not include_usage:
-                if not choices:
-                    return None  # the usage-only chunk the client did not ask for
-                del chunk["usage"]
-                return orjson.dumps(chunk)
-        return payload
+            return chunk
+        tally.add_choices(chunk.get("choices"))
+        if chunk.get("usage") is not None:
+            tally.usage = parse_usage(chunk["usage"]) or tally.usage
+        return chunk
 
     async def _finish_stream(
         self,
         ctx: RequestContext,
         sink: ClientSink,
         tally: _StreamTally,
+        shaper: ReplyShaper,
         prompt_estimate: Callable[[], int],
     ) -> None:
         usage = tally.usage or estimate_usage(
@@ -252,17 +286,9 @@ class Relay:
         if sink.gone:
             return
         if tally.failed is not None:
-            error = {
-                "error": {
-                    "message": tally.failed.message,
-                    "type": tally.failed.type,
-                    "code": tally.failed.code,
-                    "param": None,
-                }
-            }
-            await sink.write(b"data: " + orjson.dumps(error) + b"\n\n", more=False)
+            await sink.write(shaper.error(tally.failed), more=False)
         elif tally.done:
-            await sink.write(_DONE, more=False)
+            await sink.write(shaper.end(usage), more=False)
         else:
             await sink.write(b"", more=False)
 

@@ -55,6 +55,7 @@ class Settler:
             finished_at=self._clock.now(),
             latency_ms=round((self._clock.monotonic() - ctx.started_mono) * 1000, 3),
             http_status=http_status,
+            attempts=ctx.attempts,
         )
         waited_from = self._clock.monotonic()
         outcome = await self._writer.record(event)

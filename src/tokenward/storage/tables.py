@@ -106,6 +106,7 @@ usage_events = Table(
     Column("finished_at", UtcDateTime, nullable=False),
     Column("latency_ms", Float, nullable=False),
     Column("http_status", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="1"),
     Index("ix_usage_events_account_id_started_at", "account_id", "started_at"),
     Index("ix_usage_events_started_at", "started_at"),
 )

@@ -17,7 +17,10 @@ import orjson
 from tokenward.clock import Clock
 from tokenward.config.schema import SimulatorSettings
 from tokenward.errors import UpstreamConnectError, UpstreamStatusError, UpstreamTimeout
+from tokenward.metering.normalize import usage_from_openai
+from tokenward.metering.usage import Usage
 from tokenward.providers.base import UpstreamCall, UpstreamReply
+from tokenward.providers.presets import usage_from_preset
 from tokenward.providers.simulator.session import ChatTurn, EmbeddingTurn, SimulatorCore
 from tokenward.providers.simulator.sse import error_event
 from tokenward.providers.simulator.wire import SimRequestError
@@ -41,6 +44,13 @@ class SimulatorProvider:
     def core(self) -> SimulatorCore:
         """The shared core (journal and counters), for tests and the admin surface."""
         return self._core
+
+    def parse_usage(self, block: object) -> Usage | None:
+        """The usage shape of the configured dialect's vendor (OpenAI's by default)."""
+        dialect = self._core.chat_dialect
+        return (
+            usage_from_openai(block) if dialect == "openai" else usage_from_preset(dialect, block)
+        )
 
     async def complete(self, call: UpstreamCall) -> UpstreamReply:
         """Non-stream call: the full reply after the latency, or the injected fault."""
@@ -111,8 +121,8 @@ class SimulatorProvider:
             raise UpstreamConnectError(f"{self.name}: hung {hang:g}s then closed (simulated)")
         if latency:
             await asyncio.sleep(latency)
-        if turn.fault in ("error", "rate_limit"):
-            status = 500 if turn.fault == "error" else 429
+        if turn.fault in ("error", "rate_limit", "overloaded"):
+            status = {"error": 500, "rate_limit": 429}.get(turn.fault, 503)
             attempt.status = status
             await self._core.finish(attempt)
             raise UpstreamStatusError(
@@ -174,7 +184,8 @@ class SimulatorStream:
             await self._journal()
             if plan.usage is not None:
                 yield [plan.usage]
-            yield [b"[DONE]"]
+            for data in plan.end:
+                yield [data]
         finally:
             if not self._journaled:
                 # closed or cancelled before the end: the consumer went away

@@ -143,6 +143,7 @@ def event_to_row(event: UsageEvent) -> dict[str, Any]:
         "finished_at": event.finished_at,
         "latency_ms": event.latency_ms,
         "http_status": event.http_status,
+        "attempts": event.attempts,
     }
 
 
@@ -169,6 +170,7 @@ def _from_row(row: Any) -> UsageEvent:
         finished_at=row["finished_at"],
         latency_ms=float(row["latency_ms"]),
         http_status=int(row["http_status"]),
+        attempts=int(row["attempts"]),
     )
 
 
