@@ -13,7 +13,7 @@ from typing import Literal
 from tokenward.errors import ConfigError
 
 DisconnectPolicy = Literal["drain", "abort"]
-ProviderKind = Literal["openai", "simulator"]
+ProviderKind = Literal["openai", "anthropic", "simulator"]
 
 #: Models the built-in simulator serves when no model is configured.
 SIMULATOR_MODELS: tuple[str, ...] = ("sim-small", "sim-large", "sim-reasoner", "sim-embed")
@@ -110,8 +110,18 @@ class SimulatorSettings:
     #: JSONL journal of every served request (the test oracle); None to disable
     journal_path: str | None = None
     models: tuple[str, ...] = SIMULATOR_MODELS
+    #: the vendor it imitates (a `providers.presets` name): "anthropic" also serves
+    #: `/v1/messages`; an OpenAI-compatible vendor shapes the chat replies' `usage`
+    dialect: str = "openai"
 
     def __post_init__(self) -> None:
+        # imported here, as the loader does: config must not need the providers package
+        from tokenward.providers.presets import PRESETS
+
+        _require(
+            self.dialect in PRESETS,
+            f"simulator.dialect must be one of {', '.join(sorted(PRESETS))}, got {self.dialect!r}",
+        )
         for name in ("error_rate", "rate_limit_rate", "timeout_rate", "broken_stream_rate"):
             value = getattr(self, name)
             _require(0.0 <= value <= 1.0, f"simulator.{name} must be in [0, 1], got {value}")
@@ -131,33 +141,80 @@ class ProviderSettings:
     name: str
     kind: ProviderKind
     base_url: str = ""
+    #: a preset from `providers.presets` (deepseek, qwen, ...): default base URL and
+    #: the vendor's usage-field quirks
+    preset: str | None = None
     #: name of the environment variable holding the upstream key (never the key itself)
     api_key_env: str | None = None
-    #: the key, resolved from `api_key_env` by the loader
+    #: or a file holding the key (e.g. a mounted secret)
+    api_key_file: str | None = None
+    #: the key, resolved from `api_key_env` / `api_key_file` by the loader
     api_key: str | None = field(default=None, repr=False)
     timeout_s: float = 600.0
     connect_timeout_s: float = 10.0
     max_connections: int = 512
+    #: Anthropic kind: the API version header, and `max_tokens` when a client sent none
+    anthropic_version: str = "2023-06-01"
+    default_max_tokens: int = 4096
 
     def __post_init__(self) -> None:
-        _require(self.kind in ("openai", "simulator"), f"provider {self.name}: unknown kind")
-        if self.kind == "openai":
+        _require(
+            self.kind in ("openai", "anthropic", "simulator"),
+            f"provider {self.name}: kind must be openai, anthropic or simulator",
+        )
+        if self.kind != "simulator":
             _require(
                 self.base_url.startswith(("http://", "https://")),
-                f"provider {self.name}: base_url must be an http(s) URL",
+                f"provider {self.name}: base_url must be an http(s) URL (or set a preset)",
             )
         _require(self.timeout_s > 0, f"provider {self.name}: timeout_s must be > 0")
         _require(self.connect_timeout_s > 0, f"provider {self.name}: connect_timeout_s > 0")
         _require(self.max_connections >= 1, f"provider {self.name}: max_connections >= 1")
+        _require(self.default_max_tokens >= 1, f"provider {self.name}: default_max_tokens >= 1")
 
 
 @dataclass(frozen=True, slots=True)
 class ModelSettings:
-    """A public model name mapped onto a provider's upstream model."""
+    """A public model name served by a provider's upstream model: one deployment.
+
+    Several entries with the same `name` are several deployments of that model,
+    chosen by `weight` and tried in turn when one fails.
+    """
 
     name: str
     provider: str
     upstream_model: str
+    weight: float = 1.0
+    #: overrides the provider's timeout for this deployment
+    timeout_s: float | None = None
+    #: other public names for this model
+    aliases: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _require(self.weight > 0, f"model {self.name}: weight must be > 0")
+        _require(self.timeout_s is None or self.timeout_s > 0, f"model {self.name}: timeout_s > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingSettings:
+    """Retries, backoff and cool-down across a model's deployments."""
+
+    #: attempts per request across deployments, the first included
+    max_attempts: int = 3
+    backoff_base_s: float = 0.05
+    backoff_max_s: float = 1.0
+    #: consecutive failures that put a deployment in cool-down, and for how long
+    cooldown_after_failures: int = 3
+    cooldown_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        _require(1 <= self.max_attempts <= 10, "routing.max_attempts must be 1..10")
+        _require(
+            0 <= self.backoff_base_s <= self.backoff_max_s,
+            "routing: 0 <= backoff_base_s <= backoff_max_s",
+        )
+        _require(self.cooldown_after_failures >= 1, "routing.cooldown_after_failures >= 1")
+        _require(self.cooldown_s >= 0, "routing.cooldown_s >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +227,7 @@ class Settings:
     simulator: SimulatorSettings
     providers: tuple[ProviderSettings, ...]
     models: tuple[ModelSettings, ...]
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
     redis_url: str | None = None
     admin_key: str | None = field(default=None, repr=False)
     config_path: Path | None = None
@@ -177,8 +235,10 @@ class Settings:
     def __post_init__(self) -> None:
         names = [p.name for p in self.providers]
         _require(len(names) == len(set(names)), "provider names must be unique")
-        model_names = [m.name for m in self.models]
-        _require(len(model_names) == len(set(model_names)), "model names must be unique")
+        model_names = {m.name for m in self.models}
+        for model in self.models:
+            for alias in model.aliases:
+                _require(alias not in model_names, f"alias {alias!r} is also a model name")
         for model in self.models:
             _require(
                 model.provider in names,
@@ -199,6 +259,7 @@ __all__ = [
     "ModelSettings",
     "ProviderKind",
     "ProviderSettings",
+    "RoutingSettings",
     "ServerSettings",
     "Settings",
     "SimulatorSettings",
