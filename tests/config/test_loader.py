@@ -73,3 +73,29 @@ def test_the_shipped_example_config_is_valid(tmp_path: Path) -> None:
     example = tmp_path / "tokenward.toml"
     example.write_text(files("tokenward.config").joinpath("example.toml").read_text())
     assert load_settings(example, env={}).server.port == 4000
+
+
+def test_upstream_keys_come_from_a_file_and_presets_fill_the_base_url(tmp_path: Path) -> None:
+    secret = tmp_path / "deepseek.key"
+    secret.write_text("sk-from-file\n")
+    config = tmp_path / "t.toml"
+    config.write_text(
+        f'[providers.ds]\npreset = "deepseek"\napi_key_file = "{secret}"\n'
+        '[[models]]\nname = "deepseek-chat"\nprovider = "ds"\nupstream_model = "deepseek-chat"\n'
+        '[[models]]\nname = "deepseek-chat"\nprovider = "ds"\nupstream_model = "v3"\nweight = 2\n'
+    )
+    settings = load_settings(config, env={})
+    provider = settings.provider("ds")
+    assert provider.api_key == "sk-from-file"
+    assert provider.kind == "openai" and provider.base_url.startswith("https://api.deepseek.com")
+    assert [m.weight for m in settings.models] == [1.0, 2.0]
+
+
+def test_unknown_presets_and_missing_key_files_fail_clearly(tmp_path: Path) -> None:
+    config = tmp_path / "t.toml"
+    config.write_text('[providers.x]\npreset = "nope"\n')
+    with pytest.raises(ConfigError, match="unknown provider preset"):
+        load_settings(config, env={})
+    config.write_text('[providers.x]\npreset = "openai"\napi_key_file = "/nonexistent/key"\n')
+    with pytest.raises(ConfigError, match="api_key_file"):
+        load_settings(config, env={})
