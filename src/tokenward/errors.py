@@ -21,7 +21,8 @@ OpenAI or Anthropic error bodies (no domain module knows about HTTP responses).
     │   ├── UpstreamConnectError          502 could not connect / connection dropped
     │   ├── UpstreamProtocolError         502 provider answered with something unparseable
     │   └── UpstreamTimeout               504 provider did not answer in time
-    └── StoreError                        the ledger store failed             503
+    ├── StoreError                        the ledger store failed             503
+    └── LimiterUnavailable                the limiter's store failed          503
 """
 
 from __future__ import annotations
@@ -178,11 +179,28 @@ class StoreError(TokenwardError):
     retryable = True
 
 
+class LimiterUnavailable(TokenwardError):
+    """The limiter's store failed (refused, timed out, BUSY); retry later.
+
+    Raised by a limiter backend; the configured failure policy decides what the client
+    sees (admitted anyway, or this error: "limiter unavailable", never "quota exceeded").
+    """
+
+    status = 503
+    code = "limiter_unavailable"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 __all__ = [
     "AuthenticationFailed",
     "ClientError",
     "ConfigError",
     "InvalidRequest",
+    "LimiterUnavailable",
     "ModelNotFound",
     "NotFound",
     "PermissionDenied",

@@ -12,7 +12,7 @@ from enum import Enum
 
 import orjson
 
-from tokenward.errors import RateLimited, TokenwardError, UpstreamRateLimited
+from tokenward.errors import LimiterUnavailable, RateLimited, TokenwardError, UpstreamRateLimited
 
 
 class Dialect(Enum):
@@ -43,7 +43,7 @@ def error_response(
         status, code, kind, param = 500, "internal_error", "api_error", None
         message = f"Internal error; quote request id {request_id} when reporting it."
     headers: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
-    if isinstance(exc, RateLimited | UpstreamRateLimited):
+    if isinstance(exc, RateLimited | UpstreamRateLimited | LimiterUnavailable):
         headers.append((b"retry-after", str(max(1, math.ceil(exc.retry_after))).encode()))
     if dialect is Dialect.ANTHROPIC:
         body = {
