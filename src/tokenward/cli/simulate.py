@@ -1,5 +1,9 @@
 """`tokenward simulate`: the simulator as a standalone OpenAI-compatible upstream.
 
+`--dialect NAME` makes it imitate a vendor preset: `anthropic` also serves the
+Messages API on `/v1/messages`; deepseek, qwen, ollama, ... shape the chat replies'
+usage as that vendor does (`providers.simulator.dialects`).
+
 It is the demo upstream, the test upstream and the benchmark upstream, so it runs on
 uvicorn with uvloop and httptools, no access log, warnings only.
 """
@@ -15,6 +19,7 @@ import uvicorn
 from tokenward.cli.output import ConfigOption
 from tokenward.config import load_settings
 from tokenward.providers.simulator import create_simulator_app
+from tokenward.providers.simulator.dialects import DIALECTS
 
 #: uvicorn's complaint when an injected fault ends a response unfinished (on purpose)
 _EXPECTED_NOISE = ("returned without completing response", "returned without starting response")
@@ -45,6 +50,9 @@ def register(app: typer.Typer) -> None:
         timeout_rate: float | None = typer.Option(None, help="Share that hang, then close."),
         broken_stream_rate: float | None = typer.Option(None, help="Share of streams cut."),
         seed: int | None = typer.Option(None, help="Seed of every generated reply."),
+        dialect: str | None = typer.Option(
+            None, help=f"Vendor to imitate: {', '.join(DIALECTS)} (default openai)."
+        ),
     ) -> None:
         """Serve the deterministic simulator upstream (OpenAI-compatible, offline)."""
         settings = load_settings(
@@ -59,13 +67,14 @@ def register(app: typer.Typer) -> None:
                 "simulator.timeout_rate": timeout_rate,
                 "simulator.broken_stream_rate": broken_stream_rate,
                 "simulator.seed": seed,
+                "simulator.dialect": dialect,
             },
         )
         logging.getLogger("uvicorn.error").addFilter(_InjectedFaultFilter())
         sim = settings.simulator
         typer.echo(
             f"Tokenward simulator on http://{host}:{port}/v1  (models: {', '.join(sim.models)}; "
-            f"seed {sim.seed}; journal {sim.journal_path or 'off'})"
+            f"dialect {sim.dialect}; seed {sim.seed}; journal {sim.journal_path or 'off'})"
         )
         uvicorn.run(
             create_simulator_app(sim),

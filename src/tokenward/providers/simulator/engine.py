@@ -20,6 +20,8 @@ Prompt tokens of an embeddings request
 
 Cached tokens
     ``(prompt_tokens // 64) * 32`` (half of every whole 64-token block "hits the cache").
+    Cache writes, and which categories a vendor reports (bills), depend on the dialect:
+    see `simulator.dialects`; an Anthropic request counts as its OpenAI translation.
 
 Reply length (per choice)
     The natural content length is the ``sim_output_tokens`` directive, else a seeded
@@ -55,8 +57,8 @@ Streams
 Directives
     Body ``metadata`` keys ``sim_<name>`` or headers ``x-sim-<name-with-dashes>`` (headers
     win): output_tokens, reasoning_tokens, chunk_count, chunk_delay_ms, latency_ms,
-    fault (error | rate_limit | timeout | broken | error_event), fault_times,
-    tool_calls, tag (groups ``/_sim/stats``).
+    fault (error | rate_limit | overloaded | timeout | broken | error_event), fault_times,
+    tool_calls, tag (groups ``/_sim/stats``), cache_report (0 | 1, see ``dialects``).
 
 Faults
     A ``sim_fault`` directive applies while the request hash has been seen fewer than
@@ -64,7 +66,8 @@ Faults
     ``(seed, request hash, times seen before)`` is compared against the cumulative rates
     error, rate limit, timeout, then broken stream (streams only), so a retry of a
     failed request may succeed. Effects: ``error`` 500; ``rate_limit`` 429 with
-    ``Retry-After: 1``; ``timeout`` hangs ``hang_s`` then drops the connection;
+    ``Retry-After: 1``; ``overloaded`` (directive only) 503, 529 on ``/v1/messages``;
+    ``timeout`` hangs ``hang_s`` then drops the connection;
     ``broken`` sends half the generated chunks then drops it (non-stream: drops it before
     any byte); ``error_event`` sends half the chunks, then ``data: {"error": ...}`` and
     ends with no usage and no ``[DONE]`` (non-stream: as ``error``).
@@ -84,8 +87,8 @@ import orjson
 from tokenward.config.schema import SimulatorSettings
 from tokenward.providers.simulator.vocabulary import tool_arguments, words
 
-Fault = Literal["error", "rate_limit", "timeout", "broken", "error_event"]
-FAULTS: tuple[str, ...] = ("error", "rate_limit", "timeout", "broken", "error_event")
+Fault = Literal["error", "rate_limit", "overloaded", "timeout", "broken", "error_event"]
+FAULTS: tuple[str, ...] = ("error", "rate_limit", "overloaded", "timeout", "broken", "error_event")
 FinishReason = Literal["stop", "length", "tool_calls"]
 
 IMAGE_TOKENS = 85
@@ -193,6 +196,7 @@ class Directives:
     fault_times: int | None = None
     tool_calls: int | None = None
     tag: str | None = None
+    cache_report: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,17 @@ blocks on the disk. Entries that arrive while a write is in progress are written
 together (group commit), which keeps the journal cheap under load.
 
 Entry fields: ``request_id`` (the ``x-request-id`` header, else generated), ``attempt``
-(how many times this process has seen that id), ``endpoint``, ``model``, ``stream``,
-``include_usage``, ``prompt_tokens``, ``completion_tokens`` (planned, the billed amount),
-``completion_tokens_sent`` (emitted before the end or a disconnect), ``cached_tokens``,
-``reasoning_tokens``, ``chunks_planned`` / ``chunks_sent`` (generated-text chunks),
+(how many times this process has seen that id), ``endpoint`` (``chat/completions``,
+``messages`` or ``embeddings``), ``dialect`` (the shape the reply was rendered in:
+``anthropic`` or an OpenAI-compatible vendor), ``model``, ``stream``, ``include_usage``,
+then the billed usage in ONE canonical shape whatever the dialect (OpenAI's convention,
+as `metering.Usage`): ``prompt_tokens`` (ALL input, cache reads and writes included;
+Anthropic's ``input_tokens`` is ``prompt_tokens - cached_tokens - cache_write_tokens``),
+``cached_tokens`` (cache reads), ``cache_write_tokens``, ``completion_tokens`` (planned,
+the billed amount, reasoning included), ``reasoning_tokens``; a category the vendor
+does not report is 0 (see `providers.simulator.dialects`). Then
+``completion_tokens_sent`` (emitted before the end or a disconnect),
+``chunks_planned`` / ``chunks_sent`` (generated-text chunks),
 ``completed``, ``client_disconnected``, ``disconnected_at``, ``fault``, ``status``
 (HTTP status answered, null if the connection was dropped), ``tag``, ``started_at``,
 ``finished_at`` (unix seconds). Faults that produce no output (``error``,
@@ -45,11 +52,13 @@ class Attempt:
     stream: bool
     started_at: float
     include_usage: bool = False
+    dialect: str = "openai"
     fault: str | None = None
     tag: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     chunks_planned: int = 0
     chunks_sent: int = 0
@@ -65,6 +74,7 @@ class Attempt:
             "request_id": self.request_id,
             "attempt": self.attempt,
             "endpoint": self.endpoint,
+            "dialect": self.dialect,
             "model": self.model,
             "stream": self.stream,
             "include_usage": self.include_usage,
@@ -72,6 +82,7 @@ class Attempt:
             "completion_tokens": self.completion_tokens,
             "completion_tokens_sent": self.completion_tokens_sent,
             "cached_tokens": self.cached_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
             "reasoning_tokens": self.reasoning_tokens,
             "chunks_planned": self.chunks_planned,
             "chunks_sent": self.chunks_sent,

@@ -1,9 +1,11 @@
-"""The simulator as a real OpenAI-compatible HTTP upstream: a raw ASGI app.
+"""The simulator as a real OpenAI-compatible (or Anthropic) HTTP upstream: a raw ASGI app.
 
 Raw ASGI (no framework) because it is also the benchmark upstream: with no latency,
 no delays and no journal, a request costs one JSON parse, one plan and one or two
 `send` calls. Admin routes under ``/_sim/`` let tests read the journal and stats,
-reset them, and change fault and pacing settings at run time.
+reset them, and change fault, pacing and dialect settings at run time. With the
+``anthropic`` dialect it also serves ``POST /v1/messages`` (`providers.simulator.messages`),
+whose errors, faults and streams are in Anthropic's format.
 
 Client disconnects are watched on ``receive()`` while the simulator waits (latency,
 chunk delays, hangs), so a closed stream is noticed within one chunk delay. An
@@ -24,7 +26,10 @@ import orjson
 
 from tokenward.clock import Clock, SystemClock
 from tokenward.config.schema import SimulatorSettings
+from tokenward.providers.simulator.dialects import ANTHROPIC
 from tokenward.providers.simulator.journal import Attempt
+from tokenward.providers.simulator.messages import anthropic_error, fault_reply
+from tokenward.providers.simulator.messages import error_event as anthropic_error_event
 from tokenward.providers.simulator.session import ChatTurn, EmbeddingTurn, SimulatorCore
 from tokenward.providers.simulator.sse import error_event
 from tokenward.providers.simulator.wire import SimRequestError, error_payload, models_body
@@ -35,6 +40,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
+MESSAGES = ("POST", "/v1/messages")
 _JSON = (b"content-type", b"application/json")
 _SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
 
@@ -46,6 +52,8 @@ class _Exchange:
         self.core, self.receive, self.send, self.attempt = core, receive, send, attempt
         self.watcher: asyncio.Task[float] | None = None
         self.gone = False
+        #: payloads are whole SSE frames already (the Anthropic dialect's events)
+        self.framed = False
         self._frames: list[bytes] = []
         self._chunks = self._tokens = 0
 
@@ -68,7 +76,7 @@ class _Exchange:
 
     def add(self, payload: bytes, tokens: int = 0, chunk: bool = False) -> None:
         """Queue one SSE event; `chunk` marks generated text (counted in the journal)."""
-        self._frames.append(b"data: " + payload + b"\n\n")
+        self._frames.append(payload if self.framed else b"data: " + payload + b"\n\n")
         self._chunks += chunk
         self._tokens += tokens
 
@@ -125,6 +133,8 @@ class SimulatorApp:
             body = await _read_body(receive) if scope["method"] == "POST" else b""
             if route == ("POST", "/v1/chat/completions"):
                 await self._chat(scope, receive, send, _parse_json(body))
+            elif route == MESSAGES and self.core.settings.dialect == ANTHROPIC:
+                await self._messages(scope, receive, send, body)
             elif route == ("POST", "/v1/embeddings"):
                 await self._embeddings(scope, receive, send, _parse_json(body))
             else:
@@ -132,7 +142,9 @@ class SimulatorApp:
                 status, payload = await self._admin(route, body, query)
                 await _reply(send, status, orjson.dumps(payload))
         except SimRequestError as exc:
-            await _reply(send, exc.status, orjson.dumps(exc.payload()))
+            anthropic = route == MESSAGES and self.core.settings.dialect == ANTHROPIC
+            payload = anthropic_error(exc.status, exc.message) if anthropic else exc.payload()
+            await _reply(send, exc.status, orjson.dumps(payload))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -181,6 +193,14 @@ class SimulatorApp:
     async def _chat(self, scope: Scope, receive: Receive, send: Send, body: Any) -> None:
         headers, request_id = _headers(scope)
         turn = self.core.chat(body, headers, request_id=request_id)
+        await self._serve(turn, receive, send, request_id)
+
+    async def _messages(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
+        headers, request_id = _headers(scope)
+        turn = self.core.messages(body, headers, request_id=request_id)
+        await self._serve(turn, receive, send, request_id)
+
+    async def _serve(self, turn: ChatTurn, receive: Receive, send: Send, request_id: str) -> None:
         exchange = _Exchange(self.core, receive, send, turn.attempt)
         stream, tag = turn.request.stream, turn.attempt.tag
         self.core.stats.enter(stream, tag)
@@ -223,22 +243,12 @@ class SimulatorApp:
             if not client_left:
                 await exchange.drop(started=False)
             return False
-        if fault in ("error", "rate_limit"):
-            attempt.status = 500 if fault == "error" else 429
+        if fault in ("error", "rate_limit", "overloaded"):
+            anthropic = isinstance(turn, ChatTurn) and turn.anthropic
+            attempt.status, payload, headers = fault_reply(fault, anthropic=anthropic)
             await self.core.finish(attempt)
-            headers = [(b"x-request-id", request_id.encode())]
-            if fault == "error":
-                payload = error_payload(
-                    "The server had an error while processing your request (simulated).",
-                    type="server_error",
-                    code="sim_injected_error",
-                )
-            else:
-                headers.append((b"retry-after", b"1"))
-                payload = error_payload(
-                    "Rate limit reached (simulated).", type="requests", code="rate_limit_exceeded"
-                )
-            await exchange.respond(attempt.status, orjson.dumps(payload), headers)
+            headers.append((b"x-request-id", request_id.encode()))
+            await exchange.respond(attempt.status, payload, headers)
             return False
         return True
 
@@ -259,6 +269,7 @@ class SimulatorApp:
     async def _stream(self, turn: ChatTurn, exchange: _Exchange, request_id: str) -> None:
         attempt, plan = turn.attempt, turn.stream
         delay, cut = turn.pacing.chunk_delay_s, turn.cut
+        exchange.framed = plan.framed
         attempt.status = 200
         headers = [*_SSE, (b"x-request-id", request_id.encode())]
         await exchange.send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -281,7 +292,8 @@ class SimulatorApp:
         if turn.fault == "error_event":
             await exchange.flush()
             await self.core.finish(attempt)
-            exchange.add(error_event("The simulator failed mid-stream (injected fault)."))
+            message = "The simulator failed mid-stream (injected fault)."
+            exchange.add(anthropic_error_event(message) if turn.anthropic else error_event(message))
             await exchange.flush(more_body=False)
             return
         for payload in plan.tail:
@@ -291,7 +303,8 @@ class SimulatorApp:
         await self.core.finish(attempt)  # the oracle is durable before the usage chunk leaves
         if plan.usage is not None:
             exchange.add(plan.usage)
-        exchange.add(b"[DONE]")
+        for payload in plan.end:
+            exchange.add(payload)
         await exchange.flush(more_body=False)
 
 

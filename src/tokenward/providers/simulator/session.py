@@ -1,9 +1,11 @@
 """The simulator's per-process core, shared by the in-process provider and the HTTP server.
 
 It turns a request body into a `ChatTurn` / `EmbeddingTurn`: the validated request, the
-reply plan, the fault decision, the pacing and the journal `Attempt`. How the turn is
-delivered (Python iteration or an ASGI socket) is the caller's business; what it means
-(tokens, faults, billing) is decided here once, so both deliveries agree.
+reply plan, the billed usage, the fault decision, the pacing and the journal `Attempt`.
+How the turn is delivered (Python iteration or an ASGI socket) is the caller's business;
+what it means (tokens, faults, billing) is decided here once, so both deliveries agree.
+A chat turn is rendered in one dialect: ``anthropic`` for ``/v1/messages``, else the
+OpenAI-compatible vendor whose usage shape the `dialect` setting names.
 """
 
 from __future__ import annotations
@@ -19,6 +21,15 @@ import orjson
 from tokenward.clock import Clock
 from tokenward.config.schema import SimulatorSettings
 from tokenward.errors import ConfigError
+from tokenward.metering.usage import Usage
+from tokenward.providers.simulator.dialects import (
+    ANTHROPIC,
+    OPENAI,
+    chat_dialect,
+    has_cache_control,
+    shape_of,
+    usage_block,
+)
 from tokenward.providers.simulator.embeddings import (
     EmbeddingRequest,
     embedding_tokens,
@@ -34,11 +45,13 @@ from tokenward.providers.simulator.engine import (
     plan_chat,
 )
 from tokenward.providers.simulator.journal import Attempt, Recorder, Stats
+from tokenward.providers.simulator.messages import chat_body_of, message_body, message_stream
 from tokenward.providers.simulator.sse import StreamPlan, stream_plan
 from tokenward.providers.simulator.wire import SimRequestError, completion_body, parse_chat
 
 #: settings `POST /_sim/config` may change, with the type each must have
-_TUNABLE: dict[str, type[int] | type[float]] = {
+_TUNABLE: dict[str, type[int] | type[float] | type[str]] = {
+    "dialect": str,
     **dict.fromkeys(("seed", "chunk_count", "min_output_tokens", "max_output_tokens"), int),
     **dict.fromkeys(
         ("latency_ms", "chunk_delay_ms", "hang_s", "error_rate", "rate_limit_rate"), float
@@ -47,7 +60,7 @@ _TUNABLE: dict[str, type[int] | type[float]] = {
 }
 #: faults after which nothing was generated, so nothing is billed (so is a dropped
 #: non-stream reply: the client never saw a byte of it)
-SILENT_FAULTS: frozenset[str] = frozenset({"error", "rate_limit", "timeout"})
+SILENT_FAULTS: frozenset[str] = frozenset({"error", "rate_limit", "overloaded", "timeout"})
 
 
 @dataclass(slots=True)
@@ -82,19 +95,46 @@ class ChatTurn:
     fault: Fault | None
     pacing: Pacing
     created: int
+    #: what the upstream bills (the journal's numbers, unless a fault silenced the reply)
+    usage: Usage
+    #: "anthropic" (a /v1/messages turn) or the OpenAI-compatible vendor shaping `usage`
+    dialect: str = OPENAI
+
+    @property
+    def anthropic(self) -> bool:
+        return self.dialect == ANTHROPIC
+
+    def usage_block(self) -> dict[str, Any]:
+        """The OpenAI-shaped `usage` as this turn's vendor reports it."""
+        cache_report = bool(self.request.directives.cache_report)
+        return usage_block(
+            self.dialect, self.usage, model=self.plan.model, cache_report=cache_report
+        )
 
     def body(self) -> bytes:
         """The non-stream JSON body."""
-        return orjson.dumps(completion_body(self.plan, created=self.created))
+        if self.anthropic:
+            return orjson.dumps(message_body(self.plan, self.usage, created=self.created))
+        payload = completion_body(self.plan, created=self.created, usage=self.usage_block())
+        extras = shape_of(self.dialect).body_extras
+        if extras is not None:
+            payload.update(extras())
+        return orjson.dumps(payload)
 
     @cached_property
     def stream(self) -> StreamPlan:
         """Every stream payload, rendered once."""
+        if self.anthropic:
+            return message_stream(
+                self.plan, self.usage, created=self.created, chunk_count=self.pacing.chunk_count
+            )
+        include_usage = self.request.include_usage
         return stream_plan(
             self.plan,
             created=self.created,
             chunk_count=self.pacing.chunk_count,
-            include_usage=self.request.include_usage,
+            include_usage=include_usage,
+            usage=self.usage_block() if include_usage else None,
         )
 
     @property
@@ -134,6 +174,11 @@ class SimulatorCore:
     def now(self) -> float:
         return self.clock.now().timestamp()
 
+    @property
+    def chat_dialect(self) -> str:
+        """The vendor whose usage shape ``/v1/chat/completions`` replies carry."""
+        return chat_dialect(self.settings.dialect)
+
     def chat(
         self, body: Any, headers: Mapping[str, str], *, request_id: str, stream: bool | None = None
     ) -> ChatTurn:
@@ -141,11 +186,24 @@ class SimulatorCore:
 
         `stream` forces the delivery mode (the provider knows it from the method called).
         """
-        settings = self.settings
         if stream is not None and isinstance(body, dict) and bool(body.get("stream")) != stream:
             body = {k: v for k, v in body.items() if k != "stream_options" or stream}
             body["stream"] = stream
-        request = parse_chat(body, settings.models, headers)
+        request = parse_chat(body, self.settings.models, headers)
+        dialect = self.chat_dialect
+        marked = shape_of(dialect).cache_write and has_cache_control(body)
+        return self._chat_turn(request, dialect, marked, "chat/completions", request_id)
+
+    def messages(self, raw: bytes, headers: Mapping[str, str], *, request_id: str) -> ChatTurn:
+        """Validate and plan an Anthropic Messages request; raises `SimRequestError`."""
+        body, marked = chat_body_of(raw)
+        request = parse_chat(body, self.settings.models, headers)
+        return self._chat_turn(request, ANTHROPIC, marked, "messages", request_id)
+
+    def _chat_turn(
+        self, request: ChatRequest, dialect: str, marked: bool, endpoint: str, request_id: str
+    ) -> ChatTurn:
+        settings = self.settings
         plan = plan_chat(request, settings, request_id=request_id)
         seen = self.recorder.sighting(request.hash)
         fault = decide_fault(
@@ -153,16 +211,21 @@ class SimulatorCore:
         )
         if fault == "error_event" and not request.stream:
             fault = "error"  # no event stream to carry it: a plain 500
-        attempt = self._attempt("chat/completions", request.model, request_id, request.stream)
+        usage = shape_of(dialect).billed(
+            plan, marked=marked, cache_report=bool(request.directives.cache_report)
+        )
+        attempt = self._attempt(endpoint, request.model, request_id, request.stream)
+        attempt.dialect = dialect
         attempt.include_usage = request.include_usage
         attempt.fault = fault
         attempt.tag = request.directives.tag
-        attempt.prompt_tokens = plan.prompt_tokens
-        attempt.cached_tokens = plan.cached_tokens
+        attempt.prompt_tokens = usage.input_tokens
+        attempt.cached_tokens = usage.cached_input_tokens
+        attempt.cache_write_tokens = usage.cache_write_tokens
         silent = fault in SILENT_FAULTS or (fault == "broken" and not request.stream)
         if not silent:
-            attempt.completion_tokens = plan.completion_tokens
-            attempt.reasoning_tokens = plan.reasoning_tokens
+            attempt.completion_tokens = usage.output_tokens
+            attempt.reasoning_tokens = usage.reasoning_tokens
         turn = ChatTurn(
             request=request,
             plan=plan,
@@ -170,6 +233,8 @@ class SimulatorCore:
             fault=fault,
             pacing=_pacing(settings, request.directives),
             created=int(self.now()),
+            usage=usage,
+            dialect=dialect,
         )
         if request.stream and not silent:
             attempt.chunks_planned = len(turn.stream.pieces)
@@ -222,14 +287,17 @@ class SimulatorCore:
         self.recorder.journal.submit(attempt.entry(self.now()))
 
     def reconfigure(self, patch: Any) -> SimulatorSettings:
-        """Apply a run-time patch of fault and pacing settings; raises `SimRequestError`."""
+        """Apply a run-time patch of fault, pacing and dialect settings (`SimRequestError`)."""
         if not isinstance(patch, dict):
             raise SimRequestError(400, "config patch must be a JSON object")
         for key, value in patch.items():
             kind = _TUNABLE.get(key)
             if kind is None:
                 raise SimRequestError(400, f"{key} cannot be changed at run time", param=key)
-            if isinstance(value, bool) or not isinstance(value, kind | int):
+            if kind is str:
+                if not isinstance(value, str):
+                    raise SimRequestError(400, f"{key} must be a string", param=key)
+            elif isinstance(value, bool) or not isinstance(value, kind | int):
                 raise SimRequestError(400, f"{key} must be a number ({kind.__name__})", param=key)
         try:
             changes: dict[str, Any] = {k: _TUNABLE[k](v) for k, v in patch.items()}

@@ -8,7 +8,7 @@ earlier chunk carries ``"usage": null``) and ``[DONE]``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,12 +33,18 @@ class Piece:
 
 @dataclass(frozen=True, slots=True)
 class StreamPlan:
-    """Payloads of a stream in order: head, text pieces (paced), tail, then usage."""
+    """Payloads of a stream in order: head, text pieces (paced), tail, usage, then end.
+
+    OpenAI payloads are bare JSON (the sender adds ``data: ``); `framed` plans (the
+    Anthropic dialect) hold whole ``event: ...`` frames.
+    """
 
     head: tuple[bytes, ...]
     pieces: tuple[Piece, ...]
     tail: tuple[bytes, ...]
     usage: bytes | None
+    end: tuple[bytes, ...] = (b"[DONE]",)
+    framed: bool = False
 
     @property
     def planned_tokens(self) -> int:
@@ -90,9 +96,17 @@ class _Render:
 
 
 def stream_plan(
-    plan: ReplyPlan, *, created: int, chunk_count: int, include_usage: bool
+    plan: ReplyPlan,
+    *,
+    created: int,
+    chunk_count: int,
+    include_usage: bool,
+    usage: Mapping[str, Any] | None = None,
 ) -> StreamPlan:
-    """Every `chat.completion.chunk` payload of the reply, pre-rendered."""
+    """Every `chat.completion.chunk` payload of the reply, pre-rendered.
+
+    `usage` is the final chunk's block in the dialect's shape (default: OpenAI's).
+    """
     render = _Render(plan, created, include_usage)
     head = tuple(
         render(c.index, {"role": "assistant", "content": None if c.tool_calls else ""})
@@ -102,10 +116,11 @@ def stream_plan(
     # n > 1: choices interleave round-robin, as a real model's parallel samples do
     pieces = rows[0] if len(rows) == 1 else [p for row in _round_robin(rows) for p in row]
     tail = tuple(render(c.index, {}, c.finish_reason) for c in plan.choices)
-    usage = None
+    usage_chunk = None
     if include_usage:
-        usage = orjson.dumps({**render.base, "choices": [], "usage": plan.usage()})
-    return StreamPlan(head, tuple(pieces), tail, usage)
+        block = plan.usage() if usage is None else usage
+        usage_chunk = orjson.dumps({**render.base, "choices": [], "usage": block})
+    return StreamPlan(head, tuple(pieces), tail, usage_chunk)
 
 
 def _choice_pieces(choice: ChoicePlan, chunk_count: int, render: _Render) -> list[Piece]:

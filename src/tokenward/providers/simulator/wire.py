@@ -29,6 +29,7 @@ _INT_DIRECTIVES = {
     "chunk_count": (0, 100_000),
     "fault_times": (0, 1_000_000),
     "tool_calls": (1, 16),
+    "cache_report": (0, 1),
 }
 _FLOAT_DIRECTIVES = ("chunk_delay_ms", "latency_ms")
 
@@ -231,8 +232,10 @@ def parse_chat(body: Any, models: Sequence[str], headers: Mapping[str, str]) -> 
     )
 
 
-def completion_body(plan: ReplyPlan, *, created: int) -> dict[str, Any]:
-    """The non-stream `chat.completion` object."""
+def completion_body(
+    plan: ReplyPlan, *, created: int, usage: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The non-stream `chat.completion` object; `usage` in the dialect's shape (default OpenAI)."""
     choices = []
     for choice in plan.choices:
         message: dict[str, Any] = {
@@ -267,7 +270,7 @@ def completion_body(plan: ReplyPlan, *, created: int) -> dict[str, Any]:
         "model": plan.model,
         "system_fingerprint": SYSTEM_FINGERPRINT,
         "choices": choices,
-        "usage": plan.usage(),
+        "usage": plan.usage() if usage is None else usage,
         "service_tier": "default",
     }
 
