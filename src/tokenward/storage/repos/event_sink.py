@@ -25,8 +25,6 @@ from tokenward.storage.db import Store, describe
 from tokenward.storage.repos import usage as usage_repo
 from tokenward.storage.tables import usage_events
 
-_IN_CHUNK = 500
-
 
 class EventSink:
     """Inserts batches of usage events in one transaction each, on one connection.
@@ -43,47 +41,53 @@ class EventSink:
             column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns
         ]
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        self._mark = mark
-        self._insert_sql = (
-            f"INSERT INTO {usage_events.name} ({', '.join(self._names)}) "
-            f"VALUES ({', '.join([mark] * len(columns))}) ON CONFLICT (request_id) DO NOTHING"
-        )
+        self._row_marks = f"({', '.join([mark] * len(columns))})"
+        self._sql_by_size: dict[int, str] = {}
         self._sqlite = store.is_sqlite
         self._raw: Any = None
 
     def insert_batch(self, events: Sequence[UsageEvent]) -> list[UsageEvent | None]:
-        """Per event, in order: None if this call inserted it, else the stored event."""
+        """Per event, in order: None if this call inserted it, else the stored event.
+
+        One multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING request_id, then one
+        COMMIT: the database says exactly which rows were new. Only replays (and copies
+        within the batch) cost a read-back of the rows they collided with.
+        """
         if not events:
             return []
         raw = self._connection()
         try:
             cursor = raw.cursor()
             if self._sqlite:
-                cursor.execute("BEGIN IMMEDIATE")  # take the write lock before reading
-            existing = self._existing_ids(cursor, [e.request_id for e in events])
-            fresh: list[int] = []  # indexes into `events` of the rows to insert
-            taken = set(existing)
-            for index, event in enumerate(events):
-                if event.request_id not in taken:
-                    taken.add(event.request_id)
-                    fresh.append(index)
-            if fresh:
-                cursor.executemany(self._insert_sql, [self._row(events[i]) for i in fresh])
-            raced = bool(fresh) and cursor.rowcount != len(fresh)
+                cursor.execute("BEGIN IMMEDIATE")  # the write lock, before anything else
+            params = [value for event in events for value in self._row(event)]
+            cursor.execute(self._insert_sql(len(events)), params)
+            inserted = {row[0] for row in cursor.fetchall()}
             cursor.close()
             raw.commit()
         except Exception as exc:
             self._discard()
             raise StoreError(f"database error: {describe(exc)}") from exc
-        if not existing and not raced and len(fresh) == len(events):
+        if len(inserted) == len(events):
             return [None] * len(events)  # the common case: every event is new
-        return self._classify(events, fresh, raced)
+        return self._classify(events, inserted)
 
     def close(self) -> None:
         """Return the connection to the pool."""
         if self._raw is not None:
             self._raw.close()
             self._raw = None
+
+    def _insert_sql(self, rows: int) -> str:
+        """The multi-row insert for `rows` events, built once per batch size."""
+        sql = self._sql_by_size.get(rows)
+        if sql is None:
+            sql = self._sql_by_size[rows] = (
+                f"INSERT INTO {usage_events.name} ({', '.join(self._names)}) "
+                f"VALUES {', '.join([self._row_marks] * rows)} "
+                "ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
+            )
+        return sql
 
     def _connection(self) -> Any:
         if self._raw is None:
@@ -106,18 +110,6 @@ class EventSink:
         except Exception:  # noqa: BLE001 - already failing; a dead connection is invalidated
             raw.invalidate()
 
-    def _existing_ids(self, cursor: Any, ids: list[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start : start + _IN_CHUNK]
-            marks = ", ".join([self._mark] * len(chunk))
-            cursor.execute(
-                f"SELECT request_id FROM {usage_events.name} WHERE request_id IN ({marks})",
-                chunk,
-            )
-            found.update(row[0] for row in cursor.fetchall())
-        return found
-
     def _row(self, event: UsageEvent) -> tuple[Any, ...]:
         values = usage_repo.event_to_row(event)
         return tuple(
@@ -128,18 +120,24 @@ class EventSink:
         )
 
     def _classify(
-        self, events: Sequence[UsageEvent], fresh: list[int], raced: bool
+        self, events: Sequence[UsageEvent], inserted: set[str]
     ) -> list[UsageEvent | None]:
-        """Slow path (replays, races): compare with what the ledger now holds."""
-        ids = [e.request_id for e in events]
-        stored = {e.request_id: e for e in usage_repo.events_by_request_ids(self._store, ids)}
-        ours = set(fresh)
+        """Slow path: events that hit an existing row get that row, for comparison."""
+        blocked = [e.request_id for e in events if e.request_id not in inserted]
+        stored = {e.request_id: e for e in usage_repo.events_by_request_ids(self._store, blocked)}
         results: list[UsageEvent | None] = []
-        for index, event in enumerate(events):
-            held = stored.get(event.request_id)
-            mine = index in ours and (not raced or held == event)
-            results.append(None if mine else held)
+        for event in events:
+            if event.request_id in inserted:
+                inserted.discard(event.request_id)  # later copies in the batch are replays
+                results.append(None)
+            else:
+                results.append(stored.get(event.request_id) or _first(events, event))
         return results
+
+
+def _first(events: Sequence[UsageEvent], event: UsageEvent) -> UsageEvent:
+    """The copy of `event`'s request id that this batch inserted (read back otherwise)."""
+    return next(e for e in events if e.request_id == event.request_id)
 
 
 def insert_batch(store: Store, events: Sequence[UsageEvent]) -> list[UsageEvent | None]:
