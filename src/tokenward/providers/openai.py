@@ -80,6 +80,7 @@ class OpenAIProvider:
         if settings.api_key:
             self._headers["Authorization"] = f"Bearer {settings.api_key}"
         self._preset = settings.preset
+        self._timeouts: dict[tuple[float, bool], aiohttp.ClientTimeout] = {}
 
     def parse_usage(self, block: object) -> Usage | None:
         """The vendor's usage block, read with its preset's field quirks."""
@@ -87,13 +88,24 @@ class OpenAIProvider:
             return usage_from_openai(block)
         return usage_from_preset(self._preset, block)
 
+    def _timeout(self, seconds: float, *, stream: bool) -> aiohttp.ClientTimeout:
+        """Timeouts are few and immutable: build each once, not per request."""
+        timeout = self._timeouts.get((seconds, stream))
+        if timeout is None:
+            connect = self._settings.connect_timeout_s
+            # no total deadline for a stream: the deployment timeout bounds each read
+            timeout = self._timeouts[(seconds, stream)] = (
+                aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=seconds)
+                if stream
+                else aiohttp.ClientTimeout(total=seconds, sock_connect=connect)
+            )
+        return timeout
+
     def _request_headers(self, call: UpstreamCall) -> dict[str, str]:
         return {**self._headers, "x-request-id": call.request_id}
 
     async def complete(self, call: UpstreamCall) -> UpstreamReply:
-        timeout = aiohttp.ClientTimeout(
-            total=call.timeout_s, sock_connect=self._settings.connect_timeout_s
-        )
+        timeout = self._timeout(call.timeout_s, stream=False)
         try:
             async with self._session.post(
                 f"{self._base_url}/{call.endpoint}",
@@ -123,10 +135,7 @@ class OpenAIProvider:
         return UpstreamReply(status=status, body=body, payload=payload)
 
     async def open_stream(self, call: UpstreamCall) -> UpstreamStream:
-        # no total deadline for a stream: the deployment timeout bounds each read instead
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=self._settings.connect_timeout_s, sock_read=call.timeout_s
-        )
+        timeout = self._timeout(call.timeout_s, stream=True)
         try:
             response = await self._session.post(
                 f"{self._base_url}/{call.endpoint}",
