@@ -7,21 +7,39 @@ Nothing here is module-level state: tests build as many bundles as they like.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 import aiohttp
 
+from tokenward.audit import AuditLog, GuardSecretCheck
 from tokenward.auth import KeyAuthenticator
 from tokenward.clock import Clock, SystemClock
 from tokenward.config.schema import Settings
+from tokenward.errors import LimiterUnavailable
+from tokenward.guard import Scanner
 from tokenward.ledger import EventWriter
+from tokenward.limits import (
+    Admission,
+    FailClosed,
+    FailOpen,
+    FailurePolicy,
+    LimiterBackend,
+    MemoryLimiter,
+    RedisLimiter,
+    ResilientLimiter,
+    RuleCache,
+)
 from tokenward.observability import Metrics
 from tokenward.providers.base import Provider
 from tokenward.providers.registry import build_providers
 from tokenward.proxy import Pipeline, Relay, RequestIds
+from tokenward.proxy.guarding import GuardReporter, GuardStage
 from tokenward.proxy.settle import Settler
 from tokenward.routing import ExponentialJitterBackoff, Router
 from tokenward.storage import Store, migrate
+
+log = logging.getLogger("tokenward.services")
 
 
 @dataclass(slots=True)
@@ -33,11 +51,13 @@ class Services:
     store: Store
     writer: EventWriter
     metrics: Metrics
+    limiter: LimiterBackend
     authenticator: KeyAuthenticator
     session: aiohttp.ClientSession
     providers: dict[str, Provider]
     pipeline: Pipeline
     request_ids: RequestIds
+    guard_reporter: GuardReporter
 
     @classmethod
     async def start(cls, settings: Settings, clock: Clock | None = None) -> Services:
@@ -58,7 +78,15 @@ class Services:
             auto_decompress=True,
         )
         providers = build_providers(settings, session, clock)
-        # 4. the request pipeline over them
+        # 4. the limiter: in-process, or the shared Redis under the configured policy
+        limiter = await _build_limiter(settings, clock, metrics)
+        admission = Admission(
+            limiter,
+            RuleCache(store, settings.limits, clock, settings.limits.rules_cache_ttl_s),
+            settings.limits,
+            metrics,
+        )
+        # 5. the request pipeline over them
         authenticator = KeyAuthenticator(
             store, clock, ttl_s=settings.server.key_cache_ttl_s, admin_key=settings.admin_key
         )
@@ -66,11 +94,20 @@ class Services:
         backoff = ExponentialJitterBackoff(
             settings.routing.backoff_base_s, settings.routing.backoff_max_s
         )
-        relay = Relay(
-            Settler(writer, metrics, clock), metrics, clock, settings.server, router, backoff
-        )
+        # 5a. the guard: one scanner compiled once, policies per account/key/model
+        scanner = Scanner()
+        audit = AuditLog(store, clock, secret_check=GuardSecretCheck(scanner))
+        guard_reporter = GuardReporter(metrics, audit)
+        guard = GuardStage(settings.guard, scanner, guard_reporter)
+        settler = Settler(writer, metrics, clock, admission)
+        relay = Relay(settler, metrics, clock, settings.server, router, backoff)
         pipeline = Pipeline(
-            authenticator=authenticator, router=router, relay=relay, server=settings.server
+            authenticator=authenticator,
+            router=router,
+            relay=relay,
+            admission=admission,
+            guard=guard,
+            server=settings.server,
         )
         return cls(
             settings,
@@ -78,20 +115,52 @@ class Services:
             store,
             writer,
             metrics,
+            limiter,
             authenticator,
             session,
             providers,
             pipeline,
             RequestIds(),
+            guard_reporter,
         )
 
     async def aclose(self) -> None:
-        # reverse order: stop taking upstream traffic, flush the ledger, close the store
+        # reverse order: stop taking upstream traffic, let go of the limiter (leases
+        # still held expire by themselves), flush the ledger, close the store
         for provider in self.providers.values():
             await provider.aclose()
         await self.session.close()
+        await self.limiter.aclose()
+        await self.guard_reporter.aclose()
         await self.writer.aclose()
         await asyncio.to_thread(self.store.close)
+
+
+async def _build_limiter(settings: Settings, clock: Clock, metrics: Metrics) -> LimiterBackend:
+    """`MemoryLimiter` for one process; with `redis_url`, every replica shares one Redis
+    and a store outage is answered by the `limits.on_store_error` policy."""
+    limits = settings.limits
+    if settings.redis_url is None:
+        if settings.server.workers > 1:
+            log.warning(
+                "limits are kept per worker process: set redis_url to share them "
+                "(%d workers may admit up to %d times each limit)",
+                settings.server.workers,
+                settings.server.workers,
+            )
+        return MemoryLimiter(clock, lease_seconds=limits.lease_s)
+    backend = RedisLimiter.from_url(
+        settings.redis_url, timeout=limits.redis_timeout_ms / 1000, lease_seconds=limits.lease_s
+    )
+    try:
+        await backend.warm_up()
+    except LimiterUnavailable as exc:
+        # not fatal: the policy answers until Redis comes up, then limiting starts
+        log.warning("limiter store not reachable at start-up: %s", exc)
+    policy: FailurePolicy = FailOpen() if limits.on_store_error == "fail_open" else FailClosed()
+    resilient = ResilientLimiter(backend, policy, clock=clock)
+    metrics.watch_limiter(lambda: resilient.store_errors, lambda: resilient.available)
+    return resilient
 
 
 __all__ = ["Services"]

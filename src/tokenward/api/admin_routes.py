@@ -1,7 +1,8 @@
-"""`/admin/*`: accounts, keys and usage over HTTP, for admin keys only.
+"""`/admin/*`: accounts, keys, limits and usage over HTTP, for admin keys only.
 
-The same service functions as the CLI (`auth.service`, `ledger.reports`); the store
-is synchronous, so each call runs on a thread. Errors use the OpenAI dialect.
+The same service functions as the CLI (`auth.service`, `limits.rules`,
+`ledger.reports`); the store is synchronous, so each call runs on a thread. Errors
+use the OpenAI dialect.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ from tokenward.auth import (
 )
 from tokenward.errors import InvalidRequest, TokenwardError
 from tokenward.ledger import usage_report
+from tokenward.limits import (
+    delete_limits,
+    list_limits,
+    model_index,
+    set_limits,
+    validate_limits,
+)
 from tokenward.providers.dialects import parse_json_object
 from tokenward.services import Services
 
@@ -59,9 +67,24 @@ def _str(body: dict[str, Any], name: str, default: str | None = None) -> str:
     return value
 
 
+def _opt_str(source: Any, name: str) -> str | None:
+    value = source.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise InvalidRequest(f"'{name}' must be a non-empty string", param=name)
+    return value
+
+
+def _limits_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The limit fields of a body; their values are checked by the service."""
+    return {name: body.get(name) for name in ("rpm", "tpm", "tpd", "concurrency")}
+
+
 def build_admin_routes(services: Services) -> list[Route]:
     """Routes bound to one `Services` bundle; every handler checks the admin key first."""
     store, clock = services.store, services.clock
+    models = model_index(services.settings.models)
 
     def admin(handler: Callable[[Request], Awaitable[Any]], status: int = 200) -> Endpoint:
         async def endpoint(request: Request) -> Response:
@@ -103,6 +126,10 @@ def build_admin_routes(services: Services) -> list[Route]:
 
     async def keys_create(request: Request) -> Any:
         body = await body_of(request)
+        limits = _limits_of(body)
+        limited = any(v is not None for v in limits.values())
+        if limited:  # checked first, so bad limits never leave a key behind
+            validate_limits(**limits)
         info, plaintext = await asyncio.to_thread(
             create_key,
             store,
@@ -112,11 +139,46 @@ def build_admin_routes(services: Services) -> list[Route]:
             _str(body, "role", "user"),
             clock=clock,
         )
-        return {**info.as_dict(clock.now()), "key": plaintext}
+        created = {**info.as_dict(clock.now()), "key": plaintext}
+        if limited:
+            rule = await asyncio.to_thread(set_limits, store, key=info.id, clock=clock, **limits)
+            created["limits"] = rule.as_dict()
+        return created
 
     async def keys_revoke(request: Request) -> Any:
         info = await asyncio.to_thread(revoke_key, store, request.path_params["ident"], clock=clock)
         return info.as_dict(clock.now())
+
+    async def limits_list(request: Request) -> Any:
+        return [r.as_dict() for r in await asyncio.to_thread(list_limits, store)]
+
+    async def limits_set(request: Request) -> Any:
+        body = await body_of(request)
+        rule = await asyncio.to_thread(
+            set_limits,
+            store,
+            key=_opt_str(body, "key"),
+            account=_opt_str(body, "account"),
+            plan=_opt_str(body, "plan"),
+            model=_opt_str(body, "model"),
+            models=models,
+            clock=clock,
+            **_limits_of(body),
+        )
+        return rule.as_dict()
+
+    async def limits_delete(request: Request) -> Any:
+        query = request.query_params
+        await asyncio.to_thread(
+            delete_limits,
+            store,
+            key=_opt_str(query, "key"),
+            account=_opt_str(query, "account"),
+            plan=_opt_str(query, "plan"),
+            model=_opt_str(query, "model"),
+            models=models,
+        )
+        return {"deleted": True}
 
     async def usage(request: Request) -> Any:
         query = request.query_params
@@ -136,6 +198,9 @@ def build_admin_routes(services: Services) -> list[Route]:
         Route("/admin/keys", admin(keys_list), methods=["GET"]),
         Route("/admin/keys", admin(keys_create, 201), methods=["POST"]),
         Route("/admin/keys/{ident}/revoke", admin(keys_revoke), methods=["POST"]),
+        Route("/admin/limits", admin(limits_list), methods=["GET"]),
+        Route("/admin/limits", admin(limits_set), methods=["POST"]),
+        Route("/admin/limits", admin(limits_delete), methods=["DELETE"]),
         Route("/admin/usage", admin(usage), methods=["GET"]),
     ]
 

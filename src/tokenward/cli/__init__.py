@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from tokenward.cli import accounts, init, keys, serve, simulate, usage
+from tokenward.cli import accounts, audit, guard, init, keys, limits, serve, simulate, usage
 from tokenward.cli.output import run_cli
 
 app = typer.Typer(
@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (serve, init, simulate, accounts, keys, usage):
+for module in (serve, init, simulate, accounts, keys, limits, usage, guard, audit):
     module.register(app)
 
 

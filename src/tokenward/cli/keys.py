@@ -12,6 +12,7 @@ from tokenward.auth import service
 from tokenward.cli.output import ConfigOption, FormatOption, OutputFormat, render, settings_for
 from tokenward.cli.usage import parse_utc
 from tokenward.clock import SystemClock
+from tokenward.limits import set_limits, validate_limits
 from tokenward.storage import migrated_store
 
 COLUMNS = ("id", "account", "name", "prefix", "role", "status", "created_at", "expires_at")
@@ -35,20 +36,36 @@ def register(app: typer.Typer) -> None:
             None, "--expires", help="UTC expiry: ISO date (00:00 that day) or date-time."
         ),
         role: KeyRole = typer.Option(KeyRole.user, "--role", help="user | admin"),
+        rpm: int | None = typer.Option(None, "--rpm", help="Requests per minute."),
+        tpm: int | None = typer.Option(None, "--tpm", help="Tokens per minute."),
+        concurrency: int | None = typer.Option(
+            None, "--concurrency", help="Requests in flight at once."
+        ),
         fmt: OutputFormat = FormatOption,
         config: Path | None = ConfigOption,
     ) -> None:
         """Create a key and print it once."""
         expires_at = parse_utc(expires)
+        limited = any(v is not None for v in (rpm, tpm, concurrency))
+        if limited:  # checked first, so bad limits never leave a key behind
+            validate_limits(rpm=rpm, tpm=tpm, concurrency=concurrency)
         settings = settings_for(config)
+        clock = SystemClock()
         with migrated_store(settings.database) as store:
             info, plaintext = service.create_key(
-                store, account, name, expires_at, role.value, clock=SystemClock()
+                store, account, name, expires_at, role.value, clock=clock
             )
+            if limited:
+                set_limits(
+                    store, key=info.id, rpm=rpm, tpm=tpm, concurrency=concurrency, clock=clock
+                )
+        limits = {"rpm": rpm, "tpm": tpm, "concurrency": concurrency}
         if fmt is OutputFormat.table:
             typer.echo(f"Created key {info.id} ({info.name}) for account {info.account_name}:")
             typer.echo(f"  {plaintext}")
             typer.echo("Store it now: it is not shown again.")
+            if limited:
+                typer.echo("Limits: " + ", ".join(f"{k} {v}" for k, v in limits.items() if v))
             return
         row = {
             "id": info.id,
@@ -58,6 +75,7 @@ def register(app: typer.Typer) -> None:
             "name": info.name,
             "role": info.role,
             "expires_at": info.expires_at,
+            **(limits if limited else {}),
         }
         if fmt is OutputFormat.csv:
             render([row], fmt, list(row))

@@ -9,6 +9,7 @@ from tokenward.config.loader import (
 from tokenward.config.schema import (
     SIMULATOR_MODELS,
     DatabaseSettings,
+    LimitsSettings,
     ModelSettings,
     ProviderSettings,
     ServerSettings,
@@ -20,6 +21,7 @@ __all__ = [
     "ENV_PREFIX",
     "SIMULATOR_MODELS",
     "DatabaseSettings",
+    "LimitsSettings",
     "ModelSettings",
     "ProviderSettings",
     "ServerSettings",

@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 from tokenward.config.schema import (
     DatabaseSettings,
+    GuardSettings,
+    LimitsSettings,
     ModelSettings,
     ProviderSettings,
     RoutingSettings,
@@ -40,6 +42,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "database": DatabaseSettings,
     "simulator": SimulatorSettings,
     "routing": RoutingSettings,
+    "limits": LimitsSettings,
 }
 _TOP_LEVEL = ("home", "database_url", "redis_url", "admin_key")
 
@@ -96,7 +99,7 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
 
 
 def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Settings:
-    unknown = set(raw) - {*_TOP_LEVEL, *_SECTIONS, "providers", "models"}
+    unknown = set(raw) - {*_TOP_LEVEL, *_SECTIONS, "providers", "models", "guard"}
     if unknown:
         raise ConfigError(f"unknown config keys: {', '.join(sorted(unknown))}")
     home = Path(str(raw.get("home") or "./.tokenward"))
@@ -125,6 +128,8 @@ def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Se
         providers=providers,
         models=models,
         routing=_section(RoutingSettings, dict(raw.get("routing") or {}), "routing"),
+        guard=_guard(dict(raw.get("guard") or {}), env),
+        limits=_section(LimitsSettings, dict(raw.get("limits") or {}), "limits"),
         redis_url=_optional_str(raw.get("redis_url")),
         admin_key=_optional_str(raw.get("admin_key")),
         config_path=path,
@@ -151,6 +156,32 @@ def _provider(name: str, body: dict[str, Any], env: Mapping[str, str]) -> Provid
         elif key_file:
             body["api_key"] = _read_secret(Path(str(key_file)), name)
     return _section(ProviderSettings, {"name": name, **body}, f"providers.{name}")
+
+
+def _guard(raw: dict[str, Any], env: Mapping[str, str]) -> GuardSettings:
+    """`[guard]` and its per-account / key / model layers, each validated now."""
+    from tokenward.guard import merge_policies
+
+    enabled = raw.pop("enabled", True)
+    if ENV_PREFIX + "GUARD__ENABLED" in env:
+        enabled = env[ENV_PREFIX + "GUARD__ENABLED"]
+    layers: dict[str, dict[str, Any]] = {}
+    for kind in ("accounts", "keys", "models"):
+        table = raw.pop(kind, {}) or {}
+        if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+            raise ConfigError(f"guard.{kind} must be a table of tables")
+        layers[kind] = table
+    merge_policies(raw, where="guard")
+    for kind, table in layers.items():
+        for name, layer in table.items():
+            merge_policies(raw, layer, where=f"guard.{kind}.{name}")
+    return GuardSettings(
+        enabled=bool(_coerce(enabled, bool, "guard.enabled")),
+        policy=raw,
+        accounts=layers["accounts"],
+        keys=layers["keys"],
+        models=layers["models"],
+    )
 
 
 def _read_secret(path: Path, provider: str) -> str:

@@ -6,13 +6,15 @@ everything after start-up receives these objects and never reads the environment
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from tokenward.errors import ConfigError
 
 DisconnectPolicy = Literal["drain", "abort"]
+StoreErrorPolicy = Literal["fail_open", "fail_closed"]
 ProviderKind = Literal["openai", "anthropic", "simulator"]
 
 #: Models the built-in simulator serves when no model is configured.
@@ -218,6 +220,67 @@ class RoutingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitsSettings:
+    """Admission: the limiter backend's behaviour and the limits every key gets.
+
+    Rules per key, account, plan and model live in the database (`tokenward limits
+    set`); the `default_key_*` limits apply to every key that has no rule of its own
+    for that metric (unset: unlimited). The backend is in-process unless `redis_url`
+    is set, and then `on_store_error` says what a Redis outage does to admissions.
+    """
+
+    #: "fail_open": admit unenforced while Redis is down; "fail_closed": answer 503
+    on_store_error: StoreErrorPolicy = "fail_open"
+    #: reservations and concurrency slots expire after this unless renewed
+    lease_s: float = 60.0
+    #: deadline of one limiter call to Redis, connect included
+    redis_timeout_ms: float = 50.0
+    #: output tokens reserved for a request that sends no `max_tokens`
+    default_output_tokens: int = 1024
+    #: how long the rules of a key are trusted before the store is asked again
+    rules_cache_ttl_s: float = 0.5
+    default_key_rpm: int | None = None
+    default_key_tpm: int | None = None
+    default_key_tpd: int | None = None
+    default_key_concurrency: int | None = None
+
+    def __post_init__(self) -> None:
+        _require(
+            self.on_store_error in ("fail_open", "fail_closed"),
+            "limits.on_store_error must be 'fail_open' or 'fail_closed', "
+            f"got {self.on_store_error!r}",
+        )
+        _require(1 <= self.lease_s <= 86_400, "limits.lease_s must be in [1, 86400]")
+        _require(
+            0 < self.redis_timeout_ms <= 10_000, "limits.redis_timeout_ms must be in (0, 10000]"
+        )
+        _require(self.default_output_tokens >= 1, "limits.default_output_tokens must be >= 1")
+        _require(0 < self.rules_cache_ttl_s <= 1.0, "limits.rules_cache_ttl_s must be in (0, 1]")
+        for name in ("rpm", "tpm", "tpd", "concurrency"):
+            value = getattr(self, f"default_key_{name}")
+            _require(
+                value is None or value >= 1,
+                f"limits.default_key_{name} must be >= 1 (leave it unset for no limit)",
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class GuardSettings:
+    """The runtime guard's policy layers, as TOML tables (validated by the loader).
+
+    `policy` is the `[guard]` table itself; `accounts`, `keys` and `models` hold the
+    `[guard.accounts.NAME]`, `[guard.keys.KEY_ID]` and `[guard.models.NAME]` tables,
+    merged over it from least to most specific.
+    """
+
+    enabled: bool = True
+    policy: Mapping[str, Any] = field(default_factory=dict)
+    accounts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    keys: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the gateway and the CLI need, resolved once."""
 
@@ -228,6 +291,8 @@ class Settings:
     providers: tuple[ProviderSettings, ...]
     models: tuple[ModelSettings, ...]
     routing: RoutingSettings = field(default_factory=RoutingSettings)
+    guard: GuardSettings = field(default_factory=GuardSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
     redis_url: str | None = None
     admin_key: str | None = field(default=None, repr=False)
     config_path: Path | None = None
@@ -256,6 +321,8 @@ __all__ = [
     "SIMULATOR_MODELS",
     "DatabaseSettings",
     "DisconnectPolicy",
+    "GuardSettings",
+    "LimitsSettings",
     "ModelSettings",
     "ProviderKind",
     "ProviderSettings",
@@ -263,4 +330,5 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "SimulatorSettings",
+    "StoreErrorPolicy",
 ]

@@ -4,7 +4,9 @@ One interface, `LimiterBackend`, with two backends of identical semantics, prove
 one contract suite (`tests/limits/`): `MemoryLimiter` for one process and
 `RedisLimiter` for replicas sharing a Redis. `ResilientLimiter` puts a store
 backend under a `FailOpen` or `FailClosed` policy. The algorithm (an exact sliding
-log with leases) is described in `backend.py`.
+log with leases) is described in `backend.py`. Which limits apply to a request is
+decided by the rules (`rules.py`: per key, account, plan and model, set by CLI and
+admin API); `Admission` (`admission.py`) is the pipeline stage that applies them.
 
 Life of a request:
 
@@ -21,6 +23,7 @@ Life of a request:
 
 from __future__ import annotations
 
+from tokenward.limits.admission import UNLIMITED, Admission, FixedRules, RuleCache, RuleSource
 from tokenward.limits.backend import DEFAULT_LEASE, LimiterBackend
 from tokenward.limits.memory import MemoryLimiter
 from tokenward.limits.model import (
@@ -40,18 +43,32 @@ from tokenward.limits.model import (
 )
 from tokenward.limits.policy import FailClosed, FailOpen, FailurePolicy, ResilientLimiter
 from tokenward.limits.redis import DEFAULT_TIMEOUT, RedisLimiter
+from tokenward.limits.rules import (
+    LimitRule,
+    RuleBook,
+    delete_limits,
+    list_limits,
+    load_rules,
+    model_index,
+    set_limits,
+    validate_limits,
+)
 
 __all__ = [
     "DAY",
     "DEFAULT_LEASE",
     "DEFAULT_TIMEOUT",
     "MINUTE",
+    "UNLIMITED",
+    "Admission",
     "Decision",
     "DenyReason",
     "FailClosed",
     "FailOpen",
     "FailurePolicy",
+    "FixedRules",
     "Held",
+    "LimitRule",
     "LimitSpec",
     "LimitState",
     "LimiterBackend",
@@ -61,7 +78,16 @@ __all__ = [
     "RedisLimiter",
     "Reservation",
     "ResilientLimiter",
+    "RuleBook",
+    "RuleCache",
+    "RuleSource",
     "ScopeKind",
+    "delete_limits",
+    "list_limits",
+    "load_rules",
+    "model_index",
     "ratelimit_headers",
     "retry_after_header",
+    "set_limits",
+    "validate_limits",
 ]

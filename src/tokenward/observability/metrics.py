@@ -6,7 +6,10 @@ and sits on the hot path.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.metrics import MetricWrapperBase
 
 from tokenward.ledger.model import UsageEvent
@@ -14,8 +17,30 @@ from tokenward.ledger.model import UsageEvent
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
+class _LimiterHealth:
+    """Store errors and availability, read from the limiter when /metrics is scraped
+    (the failure policy keeps the counts; copying them on every call would cost)."""
+
+    def __init__(self) -> None:
+        self.store_errors: Callable[[], int] = lambda: 0
+        self.available: Callable[[], bool] = lambda: True
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "tokenward_limiter_store_errors",
+            "Limiter calls that failed because its store (Redis) did not answer.",
+            value=self.store_errors(),
+        )
+        yield GaugeMetricFamily(
+            "tokenward_limiter_available",
+            "1 while the limiter's store answers, 0 after a failure until it is probed again.",
+            value=1.0 if self.available() else 0.0,
+        )
+
+
 class Metrics:
-    """The gateway's collectors: requests, tokens by category, latency, upstream errors."""
+    """The gateway's collectors: requests, tokens by category, latency, upstream errors,
+    limiter decisions and store health."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -61,6 +86,25 @@ class Metrics:
             buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1),
             registry=self.registry,
         )
+        self.limiter_decisions = Counter(
+            "tokenward_limiter_decisions",
+            "Admission decisions of limited requests: admitted, denied, fail_open, fail_closed.",
+            ("result",),
+            registry=self.registry,
+        )
+        self.limiter_fail_open = Counter(
+            "tokenward_limiter_fail_open",
+            "Requests admitted without enforcement while the limiter's store was down.",
+            registry=self.registry,
+        )
+        self._limiter_health = _LimiterHealth()
+        self.registry.register(self._limiter_health)
+        self.guard_findings = Counter(
+            "tokenward_guard_findings",
+            "Guard findings by type, the action the policy took, and direction.",
+            ("type", "action", "direction"),
+            registry=self.registry,
+        )
         self._children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
 
     def _child(self, metric: MetricWrapperBase, *labels: str) -> MetricWrapperBase:
@@ -88,8 +132,21 @@ class Metrics:
         if usage.estimated:
             self._child(self.estimated_events, event.model).inc()  # type: ignore[attr-defined]
 
+    def observe_guard_finding(self, type_: str, action: str, direction: str) -> None:
+        self._child(self.guard_findings, type_, action, direction).inc()  # type: ignore[attr-defined]
+
     def observe_upstream_error(self, deployment: str, code: str) -> None:
         self._child(self.upstream_errors, deployment, code).inc()  # type: ignore[attr-defined]
+
+    def observe_limiter_decision(self, result: str) -> None:
+        self._child(self.limiter_decisions, result).inc()  # type: ignore[attr-defined]
+        if result == "fail_open":
+            self.limiter_fail_open.inc()
+
+    def watch_limiter(self, store_errors: Callable[[], int], available: Callable[[], bool]) -> None:
+        """Export the limiter's store health, read at scrape time."""
+        self._limiter_health.store_errors = store_errors
+        self._limiter_health.available = available
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from tokenward.auth import Principal
+from tokenward.limits.model import Reservation
 from tokenward.routing import Deployment
 
 
@@ -31,7 +32,7 @@ class ClientSink(Protocol):
 
 @dataclass(slots=True)
 class RequestContext:
-    """Request id, timing, principal, route and model of one request."""
+    """Request id, timing, principal, route, model and limiter reservation of one request."""
 
     request_id: str
     route: str
@@ -43,6 +44,8 @@ class RequestContext:
     deployment: Deployment | None = None
     #: upstream attempts made so far (retries and fallbacks included)
     attempts: int = 0
+    #: what admission holds on the limits until the usage is settled (None: unlimited)
+    reservation: Reservation | None = None
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 

@@ -1,10 +1,14 @@
 """The one place the stage order of a request lives (SPEC section 2).
 
-    auth -> validate -> guard.inspect_request* -> admit* -> route -> provider
-         -> relay (+ guard.inspect_response*) -> meter -> rate* -> settle -> audit*
+    auth -> validate -> route -> guard.inspect_request -> admit -> provider
+         -> relay (+ guard on the response) -> meter -> rate* -> settle (+ limits
+         true-up) -> audit (guard decisions)
 
 Stages marked * arrive with their issues and slot in here; this module holds no
 business logic of its own, only the order and the hand-over of the typed context.
+Admission comes after routing because limits are per configured model (an alias
+counts as its model), and before the upstream call, which `hold` wraps so the
+reservation's lease lives as long as the call and is returned if it fails.
 Inside, every route speaks the OpenAI dialect: an Anthropic request is translated on
 the way in, and its reply shaped back on the way out.
 """
@@ -16,6 +20,7 @@ from typing import Any
 
 from tokenward.auth import KeyAuthenticator
 from tokenward.config.schema import ServerSettings
+from tokenward.limits.admission import Admission
 from tokenward.metering import estimate_embedding_input_tokens, estimate_prompt_tokens
 from tokenward.providers.base import UpstreamCall
 from tokenward.providers.dialects import (
@@ -25,6 +30,7 @@ from tokenward.providers.dialects import (
 )
 from tokenward.providers.dialects.translate import anthropic_request_to_openai
 from tokenward.proxy.context import ClientSink, RequestContext
+from tokenward.proxy.guarding import GuardStage
 from tokenward.proxy.relay import Relay
 from tokenward.proxy.shapers import AnthropicShaper, OpenAIShaper, ReplyShaper
 from tokenward.routing import Deployment, Router
@@ -39,11 +45,15 @@ class Pipeline:
         authenticator: KeyAuthenticator,
         router: Router,
         relay: Relay,
+        admission: Admission,
+        guard: GuardStage,
         server: ServerSettings,
     ) -> None:
         self._authenticator = authenticator
         self._router = router
         self._relay = relay
+        self._admission = admission
+        self._guard = guard
         self._server = server
 
     async def chat_completions(self, ctx: RequestContext, body: bytes, sink: ClientSink) -> None:
@@ -60,6 +70,8 @@ class Pipeline:
             request.stream,
             sink,
             OpenAIShaper(include_usage=request.include_usage),
+            max_output=request.max_output_tokens,
+            choices=request.choices,
         )
 
     async def messages(self, ctx: RequestContext, body: bytes, sink: ClientSink) -> None:
@@ -69,7 +81,16 @@ class Pipeline:
         shaper = AnthropicShaper(
             model=request.model, input_estimate=estimate_prompt_tokens(payload["messages"])
         )
-        await self._chat(ctx, payload, request.model, request.stream, sink, shaper)
+        await self._chat(
+            ctx,
+            payload,
+            request.model,
+            request.stream,
+            sink,
+            shaper,
+            max_output=request.max_output_tokens,
+            choices=1,
+        )
 
     async def _chat(
         self,
@@ -79,31 +100,50 @@ class Pipeline:
         stream: bool,
         sink: ClientSink,
         shaper: ReplyShaper,
+        *,
+        max_output: int | None,
+        choices: int,
     ) -> None:
         ctx.model = model
         plan = self._router.plan(model)
+        # 403 before anything is reserved or sent; redaction changes what is forwarded
+        payload = self._guard.inspect_request(ctx, payload)
+        shaper = self._guard.shape(ctx, shaper)
         messages = payload["messages"]
+
+        def prompt_estimate() -> int:
+            return estimate_prompt_tokens(messages)
+
+        await self._admission.admit(ctx, plan[0].model, prompt_estimate, max_output, choices)
         if stream:
             # always ask upstream for usage: it is the only exact count of a stream
             options = payload.get("stream_options") or {}
             payload = {**payload, "stream_options": {**options, "include_usage": True}}
         make_call = self._calls("chat/completions", payload, ctx)
         relay = self._relay.stream if stream else self._relay.complete
-        await relay(ctx, plan, make_call, sink, shaper, lambda: estimate_prompt_tokens(messages))
+        async with self._admission.hold(ctx):
+            await relay(ctx, plan, make_call, sink, shaper, prompt_estimate)
 
     async def embeddings(self, ctx: RequestContext, body: bytes, sink: ClientSink) -> None:
         ctx.principal = await self._authenticator.authenticate(ctx.api_key)
         request = parse_embeddings_request(body)
         ctx.model = request.model
         plan = self._router.plan(request.model)
-        await self._relay.complete(
-            ctx,
-            plan,
-            self._calls("embeddings", request.payload, ctx),
-            sink,
-            OpenAIShaper(include_usage=True),
-            lambda: estimate_embedding_input_tokens(request.payload["input"]),
-        )
+
+        def input_estimate() -> int:
+            return estimate_embedding_input_tokens(request.payload["input"])
+
+        # embeddings produce no output tokens: the reservation is the input alone
+        await self._admission.admit(ctx, plan[0].model, input_estimate, 0)
+        async with self._admission.hold(ctx):
+            await self._relay.complete(
+                ctx,
+                plan,
+                self._calls("embeddings", request.payload, ctx),
+                sink,
+                OpenAIShaper(include_usage=True),
+                input_estimate,
+            )
 
     async def models(self, ctx: RequestContext) -> list[tuple[str, Deployment]]:
         """The models the caller's key may use (every configured model and alias)."""

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
 )
@@ -111,4 +112,53 @@ usage_events = Table(
     Index("ix_usage_events_started_at", "started_at"),
 )
 
-__all__ = ["UtcDateTime", "accounts", "api_keys", "metadata", "usage_events"]
+# One row per (scope, scope id, model); '' as the model means "any model". The scope id
+# is a key id, an account id, a plan name or a model name; no foreign keys, as plans
+# have no table yet and model names live in the config file.
+limit_rules = Table(
+    "limit_rules",
+    metadata,
+    Column("scope", String(16), nullable=False),
+    Column("scope_id", String, nullable=False),
+    Column("model", String, nullable=False, server_default=""),
+    Column("rpm", BigInteger, nullable=True),
+    Column("tpm", BigInteger, nullable=True),
+    Column("tpd", BigInteger, nullable=True),
+    Column("concurrency", BigInteger, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("scope", "scope_id", "model", name="pk_limit_rules"),
+    CheckConstraint("scope IN ('key', 'account', 'plan', 'model')", name="scope"),
+    CheckConstraint(
+        "(rpm IS NULL OR rpm > 0) AND (tpm IS NULL OR tpm > 0) AND (tpd IS NULL OR tpd > 0) "
+        "AND (concurrency IS NULL OR concurrency > 0)",
+        name="positive",
+    ),
+)
+
+# The audit log (audit/chain.py): rows are inserted, never updated or deleted. `seq` is
+# the chain order, assigned by the appender under a lock (not autoincrement), and
+# `details` is the canonical JSON text the record's hash was computed over.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", String, nullable=False, unique=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String, nullable=False),
+    Column("action", String, nullable=False),
+    Column("target", String, nullable=False),
+    Column("details", String, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    CheckConstraint("seq > 0", name="seq_positive"),
+)
+
+__all__ = [
+    "UtcDateTime",
+    "accounts",
+    "api_keys",
+    "audit_log",
+    "limit_rules",
+    "metadata",
+    "usage_events",
+]

@@ -197,6 +197,9 @@ class Directives:
     tool_calls: int | None = None
     tag: str | None = None
     cache_report: int | None = None
+    #: reply with exactly this text, streamed in `reply_chunk_chars` pieces (one token each)
+    reply: str | None = None
+    reply_chunk_chars: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +241,12 @@ class ChoicePlan:
     words: tuple[str, ...]
     tool_calls: tuple[ToolCallPlan, ...]
     finish_reason: FinishReason
+    #: `words` are verbatim pieces of a `sim_reply` text, joined without spaces
+    verbatim: bool = False
+
+    @property
+    def text(self) -> str:
+        return ("" if self.verbatim else " ").join(self.words)
 
     @property
     def reasoning_tokens(self) -> int:
@@ -317,6 +326,11 @@ def plan_chat(request: ChatRequest, settings: SimulatorSettings, *, request_id: 
                 natural = room + 1  # does not fit: fall back to a cut text reply
         if calls:
             choices.append(ChoicePlan(index, reasoning, (), calls, "tool_calls"))
+            continue
+        if steer.reply is not None:
+            size = steer.reply_chunk_chars or 8
+            pieces = tuple(steer.reply[i : i + size] for i in range(0, len(steer.reply), size))
+            choices.append(ChoicePlan(index, reasoning, pieces, (), "stop", verbatim=True))
             continue
         content = words(rng, natural if room is None else min(natural, room))
         cut = len(content) < natural or len(reasoning) < thinking

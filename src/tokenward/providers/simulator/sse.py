@@ -125,6 +125,8 @@ def stream_plan(
 
 def _choice_pieces(choice: ChoicePlan, chunk_count: int, render: _Render) -> list[Piece]:
     def spaced(words: Sequence[str]) -> list[str]:
+        if choice.verbatim:
+            return list(words)
         return [w if i == 0 else " " + w for i, w in enumerate(words)]
 
     out = [
@@ -132,8 +134,11 @@ def _choice_pieces(choice: ChoicePlan, chunk_count: int, render: _Render) -> lis
         for text in split_even(spaced(choice.reasoning), chunk_count)
     ]
     out += [
-        Piece(render.text(choice.index, _CONTENT, text), len(text.split()))
-        for text in split_even(spaced(choice.words), chunk_count)
+        Piece(
+            render.text(choice.index, _CONTENT, text), 1 if choice.verbatim else len(text.split())
+        )
+        # a verbatim reply keeps its own pieces: one chunk and one token each
+        for text in split_even(spaced(choice.words), 0 if choice.verbatim else chunk_count)
     ]
     for k, call in enumerate(choice.tool_calls):
         header = {"index": k, "id": call.id, "type": "function"}

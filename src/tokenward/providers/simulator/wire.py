@@ -30,6 +30,7 @@ _INT_DIRECTIVES = {
     "fault_times": (0, 1_000_000),
     "tool_calls": (1, 16),
     "cache_report": (0, 1),
+    "reply_chunk_chars": (1, 1000),
 }
 _FLOAT_DIRECTIVES = ("chunk_delay_ms", "latency_ms")
 
@@ -98,6 +99,10 @@ def read_directives(metadata: Any, headers: Mapping[str, str]) -> Directives:
                 values[name] = value
             elif name == "tag":
                 values[name] = str(value)
+            elif name == "reply":  # exact reply text, e.g. to test redaction
+                if not isinstance(value, str) or not 0 < len(value) <= 100_000:
+                    raise ValueError(value)
+                values[name] = value
             else:
                 raise bad_request(f"unknown simulator directive {where}", where)
         except ValueError as exc:
@@ -240,7 +245,7 @@ def completion_body(
     for choice in plan.choices:
         message: dict[str, Any] = {
             "role": "assistant",
-            "content": None if choice.tool_calls else " ".join(choice.words),
+            "content": None if choice.tool_calls else choice.text,
             "refusal": None,
             "annotations": [],
         }

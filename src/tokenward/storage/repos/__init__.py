@@ -4,6 +4,6 @@
 one `Store.transaction()`; `usage` takes the `Store`, one transaction per call.
 """
 
-from tokenward.storage.repos import accounts, keys, usage
+from tokenward.storage.repos import accounts, keys, limits, usage
 
-__all__ = ["accounts", "keys", "usage"]
+__all__ = ["accounts", "keys", "limits", "usage"]
