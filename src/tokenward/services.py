@@ -58,6 +58,7 @@ class Services:
     pipeline: Pipeline
     request_ids: RequestIds
     guard_reporter: GuardReporter
+    scanner: Scanner
 
     @classmethod
     async def start(cls, settings: Settings, clock: Clock | None = None) -> Services:
@@ -122,6 +123,7 @@ class Services:
             pipeline,
             RequestIds(),
             guard_reporter,
+            scanner,
         )
 
     async def aclose(self) -> None:

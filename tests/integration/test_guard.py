@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -68,7 +69,15 @@ def test_a_resident_id_is_blocked_before_the_upstream_and_never_billed(
     assert "cn_resident_id" in str(caught.value)
     assert RESIDENT_ID not in str(caught.value)
     assert len(simulator.journal()) == before  # the upstream never saw it
-    assert guarded.usage("--account", "strict") == []  # and nothing was billed
+    # nothing was billed; the decision is counted for the account (from the audit log)
+    deadline = time.monotonic() + 5
+    while True:
+        [row] = guarded.usage("--account", "strict")
+        if row["guard_blocked"] == 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert row["requests"] == 0 and row["input_tokens"] == 0
+    assert row["guard_blocked"] == 1 and row["guard_redacted"] == 0
 
 
 def test_a_resident_id_is_redacted_for_a_lenient_account(
@@ -218,3 +227,25 @@ def test_a_tool_call_with_a_disallowed_argument_never_reaches_the_agent(
         choice = response.json()["choices"][0]
         assert not choice["message"].get("tool_calls")
         assert choice["finish_reason"] == "stop"
+
+
+def test_decisions_are_counted_audited_and_scannable_over_the_admin_api(
+    guarded: Gateway,
+) -> None:
+    with httpx.Client(
+        base_url=guarded.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=30
+    ) as admin:
+        scan = admin.post("/admin/guard/scan", json={"text": f"身份证 {RESIDENT_ID}"})
+        assert scan.status_code == 200
+        assert [f["type"] for f in scan.json()["findings"]] == ["cn_resident_id"]
+        assert admin.post("/admin/guard/scan", json={"text": 5}).status_code == 400
+        metrics = admin.get("/metrics").text
+    assert (
+        'tokenward_guard_findings_total{action="block",direction="request",type="cn_resident_id"}'
+        in metrics
+    )
+    listing = json.loads(guarded.cli("audit", "list", "--limit", "500", "--format", "json").stdout)
+    actions = {record["action"] for record in listing}
+    assert {"account.create", "key.create", "guard.block"} <= actions
+    assert all(RESIDENT_ID not in json.dumps(record) for record in listing)
+    assert guarded.cli("audit", "verify").returncode == 0

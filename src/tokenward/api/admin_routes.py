@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -89,7 +90,10 @@ def build_admin_routes(services: Services) -> list[Route]:
     def admin(handler: Callable[[Request], Awaitable[Any]], status: int = 200) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             try:
-                await services.authenticator.authenticate_admin(api_key_of(request.scope))
+                principal = await services.authenticator.authenticate_admin(
+                    api_key_of(request.scope)
+                )
+                request.state.actor = principal.key_id  # who, for the audit log
                 return _json(await handler(request), status)
             except TokenwardError as exc:
                 code, headers, body = error_response(exc, Dialect.OPENAI, "admin")
@@ -113,6 +117,7 @@ def build_admin_routes(services: Services) -> list[Route]:
             _str(body, "name"),
             _str(body, "billing", "postpaid"),
             clock=clock,
+            actor=request.state.actor,
         )
         return info.as_dict()
 
@@ -138,15 +143,28 @@ def build_admin_routes(services: Services) -> list[Route]:
             _time(body.get("expires_at"), "expires_at"),
             _str(body, "role", "user"),
             clock=clock,
+            actor=request.state.actor,
         )
         created = {**info.as_dict(clock.now()), "key": plaintext}
         if limited:
-            rule = await asyncio.to_thread(set_limits, store, key=info.id, clock=clock, **limits)
+            rule = await asyncio.to_thread(
+                partial(set_limits, actor=request.state.actor),
+                store,
+                key=info.id,
+                clock=clock,
+                **limits,
+            )
             created["limits"] = rule.as_dict()
         return created
 
     async def keys_revoke(request: Request) -> Any:
-        info = await asyncio.to_thread(revoke_key, store, request.path_params["ident"], clock=clock)
+        info = await asyncio.to_thread(
+            revoke_key,
+            store,
+            request.path_params["ident"],
+            clock=clock,
+            actor=request.state.actor,
+        )
         return info.as_dict(clock.now())
 
     async def limits_list(request: Request) -> Any:
@@ -163,6 +181,7 @@ def build_admin_routes(services: Services) -> list[Route]:
             model=_opt_str(body, "model"),
             models=models,
             clock=clock,
+            actor=request.state.actor,
             **_limits_of(body),
         )
         return rule.as_dict()
@@ -177,8 +196,18 @@ def build_admin_routes(services: Services) -> list[Route]:
             plan=_opt_str(query, "plan"),
             model=_opt_str(query, "model"),
             models=models,
+            clock=clock,
+            actor=request.state.actor,
         )
         return {"deleted": True}
+
+    async def guard_scan(request: Request) -> Any:
+        body = await body_of(request)
+        role = body.get("role", "user")
+        if role not in ("user", "assistant", "tool", "system"):
+            raise InvalidRequest("'role' must be user, assistant, tool or system", param="role")
+        found = await asyncio.to_thread(services.scanner.scan, _str(body, "text"), role=role)
+        return {"findings": [f.as_dict() for f in found]}
 
     async def usage(request: Request) -> Any:
         query = request.query_params
@@ -202,6 +231,7 @@ def build_admin_routes(services: Services) -> list[Route]:
         Route("/admin/limits", admin(limits_set), methods=["POST"]),
         Route("/admin/limits", admin(limits_delete), methods=["DELETE"]),
         Route("/admin/usage", admin(usage), methods=["GET"]),
+        Route("/admin/guard/scan", admin(guard_scan), methods=["POST"]),
     ]
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection
 
+from tokenward.audit.admin import record_admin_action
 from tokenward.auth.keys import (
     DISPLAY_PREFIX_LEN,
     KEY_PREFIX,
@@ -92,7 +93,7 @@ class KeyInfo:
 
 
 def create_account(
-    store: Store, name: str, billing: str = "postpaid", *, clock: Clock
+    store: Store, name: str, billing: str = "postpaid", *, clock: Clock, actor: str = "cli"
 ) -> AccountInfo:
     """Create account `name`; `InvalidRequest` if the name is malformed or taken."""
     if not _ACCOUNT_NAME.fullmatch(name):
@@ -108,6 +109,7 @@ def create_account(
         created = accounts_repo.insert_account(conn, row)
     if not created:
         raise InvalidRequest(f"account {name!r} already exists", param="name")
+    record_admin_action(store, clock, actor, "account.create", name, {"billing": billing})
     return _account(row)
 
 
@@ -134,6 +136,7 @@ def create_key(
     role: str = "user",
     *,
     clock: Clock,
+    actor: str = "cli",
 ) -> tuple[KeyInfo, str]:
     """Issue a key for `account_name`; returns its info and the plaintext (shown once)."""
     name = name.strip()
@@ -152,6 +155,14 @@ def create_key(
         if account is None:
             raise NotFound(f"unknown account {account_name!r}")
         info, plaintext = _issue(conn, account, name, _role(role), now, expires_at)
+    record_admin_action(
+        store,
+        clock,
+        actor,
+        "key.create",
+        info.id,
+        {"account": account_name, "name": name, "role": role, "expires_at": str(expires_at)},
+    )
     return info, plaintext
 
 
@@ -167,7 +178,7 @@ def list_keys(store: Store, account: str | None = None) -> list[KeyInfo]:
         return [_key(r) for r in keys_repo.list_keys(conn, account_id)]
 
 
-def revoke_key(store: Store, key_id_or_prefix: str, *, clock: Clock) -> KeyInfo:
+def revoke_key(store: Store, key_id_or_prefix: str, *, clock: Clock, actor: str = "cli") -> KeyInfo:
     """Revoke a key named by its id ("key_..."), its display prefix or the key itself.
 
     Idempotent: revoking a revoked key returns it unchanged. Running gateways stop
@@ -176,9 +187,14 @@ def revoke_key(store: Store, key_id_or_prefix: str, *, clock: Clock) -> KeyInfo:
     ident = key_id_or_prefix.strip()
     with store.transaction(write=True) as conn:
         row = _find_one(conn, ident)
-        if row.revoked_at is None:
+        revoking = row.revoked_at is None
+        if revoking:
             keys_repo.revoke(conn, row.id, clock.now())
             row = keys_repo.find_by_id(conn, row.id) or row
+    if revoking:
+        record_admin_action(
+            store, clock, actor, "key.revoke", row.id, {"account": row.account_name}
+        )
     return _key(row)
 
 

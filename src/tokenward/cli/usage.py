@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from tokenward.audit.admin import guard_decisions
 from tokenward.cli.output import ConfigOption, FormatOption, OutputFormat, render, settings_for
+from tokenward.clock import SystemClock
 from tokenward.ledger.reports import GROUP_KEYS, METRICS, normalize_group_keys, usage_report
 from tokenward.storage import migrated_store
 
@@ -70,7 +73,33 @@ def register(app: typer.Typer) -> None:
         settings = settings_for(config)
         with migrated_store(settings.database) as store:
             rows = usage_report(store, account, start, end, groups)
-        render(rows, fmt, [*groups, *METRICS])
+            columns = [*groups, *METRICS]
+            if groups == ["account"] or (account is not None and not groups):
+                # guard decisions per account, from the audit log
+                rows = _with_guard(rows, guard_decisions(store, SystemClock(), start, end), account)
+                columns += list(GUARD_COLUMNS)
+        render(rows, fmt, columns)
+
+
+GUARD_COLUMNS = ("guard_blocked", "guard_redacted")
+
+
+def _with_guard(
+    rows: list[dict[str, Any]], decisions: dict[str, dict[str, int]], account: str | None
+) -> list[dict[str, Any]]:
+    zero = dict.fromkeys(GUARD_COLUMNS, 0)
+    merged = []
+    for row in rows:
+        name = row.get("account", account)
+        merged.append({**row, **decisions.get(str(name), zero)})
+    seen = {str(row.get("account", account)) for row in rows}
+    for name, tally in sorted(decisions.items()):
+        if name not in seen and (account is None or name == account):
+            empty = dict.fromkeys(METRICS, 0)
+            merged.append(
+                {"account": name, **empty, **tally} if account is None else {**empty, **tally}
+            )
+    return merged
 
 
 __all__ = ["parse_utc", "register", "usage_error"]

@@ -27,8 +27,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from tokenward.audit.admin import record_admin_action
 from tokenward.auth.principal import Principal
-from tokenward.clock import Clock
+from tokenward.clock import Clock, SystemClock
 from tokenward.config.schema import LimitsSettings, ModelSettings
 from tokenward.errors import InvalidRequest, NotFound
 from tokenward.limits.model import DAY, MAX_LIMIT, MINUTE, SCOPE_KINDS, LimitSpec, ScopeKind
@@ -121,6 +122,7 @@ def set_limits(
     concurrency: int | None = None,
     models: Mapping[str, str] | None = None,
     clock: Clock,
+    actor: str = "cli",
 ) -> LimitRule:
     """Create or update the rule of one target; limits not given keep their value.
 
@@ -134,6 +136,8 @@ def set_limits(
             conn,
             RuleRow(*target.ids, rpm, tpm, tpd, concurrency, clock.now()),
         )
+    limits = {"rpm": rpm, "tpm": tpm, "tpd": tpd, "concurrency": concurrency}
+    record_admin_action(store, clock, actor, "limits.set", target.describe(), limits)
     return _rule(row, account=target.account, key_name=target.key_name)
 
 
@@ -145,12 +149,17 @@ def delete_limits(
     plan: str | None = None,
     model: str | None = None,
     models: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    actor: str = "cli",
 ) -> None:
     """Remove the rule of one target (every limit in it); `NotFound` if it has none."""
     with store.transaction(write=True) as conn:
         target = _target(conn, key, account, plan, model, models)
         if not limits_repo.delete_rule(conn, *target.ids):
             raise NotFound(f"no limits are set for {target.describe()}")
+    record_admin_action(
+        store, clock or SystemClock(), actor, "limits.delete", target.describe(), {}
+    )
 
 
 def list_limits(store: Store) -> list[LimitRule]:
