@@ -99,3 +99,15 @@ def test_unknown_presets_and_missing_key_files_fail_clearly(tmp_path: Path) -> N
     config.write_text('[providers.x]\npreset = "openai"\napi_key_file = "/nonexistent/key"\n')
     with pytest.raises(ConfigError, match="api_key_file"):
         load_settings(config, env={})
+
+
+def test_the_guard_is_on_exactly_when_a_policy_is_configured(tmp_path: Path) -> None:
+    assert load_settings(env={}).guard.enabled is False
+    config = tmp_path / "t.toml"
+    config.write_text('[guard.request]\ncn_resident_id = "block"\n')
+    assert load_settings(config, env={}).guard.enabled is True
+    config.write_text('[guard]\nenabled = false\n[guard.request]\nemail = "redact"\n')
+    assert load_settings(config, env={}).guard.enabled is False
+    config.write_text('[guard.request]\nemail = "drop"\n')
+    with pytest.raises(ConfigError, match="guard.request.email"):
+        load_settings(config, env={})

@@ -162,7 +162,7 @@ def _guard(raw: dict[str, Any], env: Mapping[str, str]) -> GuardSettings:
     """`[guard]` and its per-account / key / model layers, each validated now."""
     from tokenward.guard import merge_policies
 
-    enabled = raw.pop("enabled", True)
+    enabled = raw.pop("enabled", bool(raw))
     if ENV_PREFIX + "GUARD__ENABLED" in env:
         enabled = env[ENV_PREFIX + "GUARD__ENABLED"]
     layers: dict[str, dict[str, Any]] = {}

@@ -273,7 +273,9 @@ class GuardSettings:
     merged over it from least to most specific.
     """
 
-    enabled: bool = True
+    #: on when a `[guard]` section is configured (unless it says `enabled = false`):
+    #: with no policy there is nothing to enforce, and scanning would only cost time
+    enabled: bool = False
     policy: Mapping[str, Any] = field(default_factory=dict)
     accounts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     keys: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
