@@ -2,6 +2,8 @@
 --
 --   TW_BENCH_BODY        the JSON body of every POST (required)
 --   TW_BENCH_KEY         API key sent as "Authorization: Bearer <key>" (optional)
+--   TW_BENCH_HEADERS     more request headers, one "Name: value" a line (optional; e.g.
+--                        "x-api-key: <key>" and "anthropic-version: ..." of an Anthropic client)
 --   TW_BENCH_STOP_AFTER  after that many responses, print "TWBENCH_REACHED" and stop
 --                        this thread (optional; wrk itself sleeps out -d, so run.py
 --                        sends it SIGINT on that line)
@@ -11,6 +13,7 @@
 
 local body = os.getenv("TW_BENCH_BODY")
 local key = os.getenv("TW_BENCH_KEY")
+local extra_headers = os.getenv("TW_BENCH_HEADERS")
 local stop_after = tonumber(os.getenv("TW_BENCH_STOP_AFTER") or "")
 
 if not body or body == "" then
@@ -22,6 +25,14 @@ wrk.body = body
 wrk.headers["Content-Type"] = "application/json"
 if key and key ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. key
+end
+if extra_headers and extra_headers ~= "" then
+  for line in extra_headers:gmatch("[^\n]+") do
+    local name, value = line:match("^([^:]+):%s*(.*)$")
+    if name then
+      wrk.headers[name] = value
+    end
+  end
 end
 
 -- defined only when asked: a response() callback makes wrk hand every reply to Lua

@@ -109,5 +109,5 @@ def test_the_guard_is_on_exactly_when_a_policy_is_configured(tmp_path: Path) -> 
     config.write_text('[guard]\nenabled = false\n[guard.request]\nemail = "redact"\n')
     assert load_settings(config, env={}).guard.enabled is False
     config.write_text('[guard.request]\nemail = "drop"\n')
-    with pytest.raises(ConfigError, match="guard.request.email"):
+    with pytest.raises(ConfigError, match=r"guard\.request\.email"):
         load_settings(config, env={})
