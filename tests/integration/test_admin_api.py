@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -60,3 +61,23 @@ def test_tenant_keys_and_anonymous_callers_are_refused(gateway: Gateway) -> None
         assert set(anonymous.json()["error"]) == {"message", "type", "code", "param"}
         forbidden = client.get("/admin/accounts", headers={"Authorization": f"Bearer {tenant}"})
         assert forbidden.status_code == 403
+
+
+def test_admin_sets_lists_and_deletes_limits_and_the_audit_log_names_the_admin(
+    admin: httpx.Client, gateway: Gateway
+) -> None:
+    assert admin.post("/admin/accounts", json={"name": "limited-http"}).status_code == 201
+    created = admin.post("/admin/limits", json={"account": "limited-http", "rpm": 7})
+    assert created.status_code == 200, created.text
+    assert any(r["rpm"] == 7 for r in admin.get("/admin/limits").json())
+    assert (
+        admin.post("/admin/limits", json={"account": "limited-http", "rpm": 0}).status_code == 400
+    )
+    deleted = admin.request("DELETE", "/admin/limits", params={"account": "limited-http"})
+    assert deleted.status_code == 200 and deleted.json() == {"deleted": True}
+    again = admin.request("DELETE", "/admin/limits", params={"account": "limited-http"})
+    assert again.status_code == 404
+    records = json.loads(gateway.cli("audit", "list", "--limit", "500", "--format", "json").stdout)
+    mine = [r for r in records if r["action"] in ("limits.set", "limits.delete")]
+    assert {r["action"] for r in mine} == {"limits.set", "limits.delete"}
+    assert all(r["actor"] == "key_config_admin" for r in mine)

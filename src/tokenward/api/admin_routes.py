@@ -170,35 +170,21 @@ def build_admin_routes(services: Services) -> list[Route]:
     async def limits_list(request: Request) -> Any:
         return [r.as_dict() for r in await asyncio.to_thread(list_limits, store)]
 
+    def target_of(source: Any, request: Request) -> dict[str, Any]:
+        """The rule a limits call names (key, account, plan, model), and who asks."""
+        names = ("key", "account", "plan", "model")
+        target = {name: _opt_str(source, name) for name in names}
+        return {**target, "models": models, "clock": clock, "actor": request.state.actor}
+
     async def limits_set(request: Request) -> Any:
         body = await body_of(request)
-        rule = await asyncio.to_thread(
-            set_limits,
-            store,
-            key=_opt_str(body, "key"),
-            account=_opt_str(body, "account"),
-            plan=_opt_str(body, "plan"),
-            model=_opt_str(body, "model"),
-            models=models,
-            clock=clock,
-            actor=request.state.actor,
-            **_limits_of(body),
-        )
+        target = target_of(body, request)
+        rule = await asyncio.to_thread(partial(set_limits, **target, **_limits_of(body)), store)
         return rule.as_dict()
 
     async def limits_delete(request: Request) -> Any:
-        query = request.query_params
-        await asyncio.to_thread(
-            delete_limits,
-            store,
-            key=_opt_str(query, "key"),
-            account=_opt_str(query, "account"),
-            plan=_opt_str(query, "plan"),
-            model=_opt_str(query, "model"),
-            models=models,
-            clock=clock,
-            actor=request.state.actor,
-        )
+        target = target_of(request.query_params, request)
+        await asyncio.to_thread(partial(delete_limits, **target), store)
         return {"deleted": True}
 
     async def guard_scan(request: Request) -> Any:

@@ -96,6 +96,8 @@ class GuardStage:
         self._scanner = scanner
         self._on_findings = on_findings
         self._policies: dict[tuple[str, str, str], Policy] = {}
+        #: per policy, its reply variant (tool blocks become removals), built once
+        self._reply_policies: dict[int, Policy] = {}
 
     @property
     def enabled(self) -> bool:
@@ -115,6 +117,7 @@ class GuardStage:
             )
             if len(self._policies) > 10_000:
                 self._policies.clear()
+                self._reply_policies.clear()
             self._policies[cache_key] = policy
         return policy
 
@@ -155,13 +158,15 @@ class GuardStage:
         """A model's reply. A tool call the policy blocks is removed with a note the
         agent can read, rather than failing the whole reply: the agent never receives
         the call, and still learns why."""
-        policy = _tool_blocks_become_removals(policy)
+        reply_policy = self._reply_policies.get(id(policy))
+        if reply_policy is None:
+            reply_policy = self._reply_policies[id(policy)] = _tool_blocks_become_removals(policy)
         messages = [
             choice.get("message") or {}
             for choice in payload.get("choices") or ()
             if isinstance(choice, dict)
         ]
-        verdict = inspect_messages(messages, policy, "response", scanner=self._scanner)
+        verdict = inspect_messages(messages, reply_policy, "response", scanner=self._scanner)
         self._report(ctx, "response", verdict)
         return verdict
 
