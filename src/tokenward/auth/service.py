@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -280,17 +280,8 @@ def _account(row: AccountRow) -> AccountInfo:
 
 
 def _key(row: KeyRow) -> KeyInfo:
-    return KeyInfo(
-        id=row.id,
-        account_id=row.account_id,
-        account_name=row.account_name,
-        name=row.name,
-        prefix=row.prefix,
-        role=row.role,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-    )
+    # the service's view has the repo row's fields (never a hash), plus status helpers
+    return KeyInfo(**{f.name: getattr(row, f.name) for f in fields(KeyInfo)})
 
 
 __all__ = [
