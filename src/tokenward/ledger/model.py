@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 
 from tokenward.metering.usage import Usage
+
+#: who pays for an event: the account's invoice, its prepaid credit, its plan (inside
+#: the quota, so not charged per event), or nobody (no price, or the admin's traffic)
+BilledTo = Literal["postpaid", "prepaid", "plan", "none"]
 
 
 class EventStatus(StrEnum):
@@ -38,10 +44,18 @@ class UsageEvent:
     http_status: int
     #: upstream attempts it took (retries and fallbacks included); 0 if none was made
     attempts: int = 1
+    #: the cost at list price, rounded once (money.round_cost); None: the model has no
+    #: price in the book in force when the request started
+    cost: Decimal | None = None
+    currency: str = ""
+    #: the price book version that priced it, and the time-of-day window ('' if none)
+    price_version: str = ""
+    price_window: str = ""
+    billed_to: BilledTo = "none"
 
     @property
     def estimated(self) -> bool:
         return self.usage.estimated
 
 
-__all__ = ["EventStatus", "UsageEvent"]
+__all__ = ["BilledTo", "EventStatus", "UsageEvent"]

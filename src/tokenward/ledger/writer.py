@@ -192,6 +192,8 @@ def same_billing(a: UsageEvent, b: UsageEvent) -> bool:
         and a.key_id == b.key_id
         and a.model == b.model
         and a.usage == b.usage
+        and a.cost == b.cost
+        and a.currency == b.currency
     )
 
 

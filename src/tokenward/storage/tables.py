@@ -108,6 +108,15 @@ usage_events = Table(
     Column("latency_ms", Float, nullable=False),
     Column("http_status", Integer, nullable=False),
     Column("attempts", Integer, nullable=False, server_default="1"),
+    # rating (pricing/rating.py): the cost at list price in micros (NULL: no price for
+    # the model), the book's currency, the price version used, its time-of-day window
+    # ('' outside any), and who pays: 'postpaid', 'prepaid', 'plan' (inside a plan's
+    # quota, not charged per event) or 'none' (unpriced, or the admin's own traffic)
+    Column("cost", BigInteger, nullable=True),
+    Column("currency", String(3), nullable=False, server_default=""),
+    Column("price_version", String, nullable=False, server_default=""),
+    Column("price_window", String, nullable=False, server_default=""),
+    Column("billed_to", String(16), nullable=False, server_default="none"),
     Index("ix_usage_events_account_id_started_at", "account_id", "started_at"),
     Index("ix_usage_events_started_at", "started_at"),
 )
@@ -152,6 +161,13 @@ audit_log = Table(
     Column("hash", String(64), nullable=False),
     CheckConstraint("seq > 0", name="seq_positive"),
 )
+
+# The money path's tables live beside their concerns and join this metadata on import.
+from tokenward.storage import tables_ledger as _ledger  # noqa: E402
+from tokenward.storage import tables_plans as _plans  # noqa: E402
+from tokenward.storage import tables_pricing as _pricing  # noqa: E402
+
+del _ledger, _plans, _pricing
 
 __all__ = [
     "UtcDateTime",

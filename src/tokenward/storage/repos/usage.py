@@ -14,6 +14,7 @@ from sqlalchemy.sql.expression import FromClause
 
 from tokenward.ledger.model import EventStatus, UsageEvent
 from tokenward.metering.usage import Usage
+from tokenward.money import from_micros, to_micros
 from tokenward.storage.db import Store
 from tokenward.storage.tables import accounts, usage_events
 
@@ -144,6 +145,11 @@ def event_to_row(event: UsageEvent) -> dict[str, Any]:
         "latency_ms": event.latency_ms,
         "http_status": event.http_status,
         "attempts": event.attempts,
+        "cost": None if event.cost is None else to_micros(event.cost),
+        "currency": event.currency,
+        "price_version": event.price_version,
+        "price_window": event.price_window,
+        "billed_to": event.billed_to,
     }
 
 
@@ -171,6 +177,11 @@ def _from_row(row: Any) -> UsageEvent:
         latency_ms=float(row["latency_ms"]),
         http_status=int(row["http_status"]),
         attempts=int(row["attempts"]),
+        cost=None if row["cost"] is None else from_micros(int(row["cost"])),
+        currency=row["currency"],
+        price_version=row["price_version"],
+        price_window=row["price_window"],
+        billed_to=row["billed_to"],
     )
 
 
