@@ -113,6 +113,21 @@ class RateLimited(ClientError):
         self.retry_after = retry_after
 
 
+class InsufficientCredit(ClientError):
+    """A prepaid account's credit cannot cover the request's worst-case cost."""
+
+    status = 402
+    code = "insufficient_credit"
+    type = "insufficient_quota"
+
+
+class Conflict(ClientError):
+    """The request contradicts stored state (a full plan, a version that overlaps...)."""
+
+    status = 409
+    code = "conflict"
+
+
 class UpstreamError(TokenwardError):
     """The provider could not serve the request; another deployment might."""
 
@@ -199,6 +214,8 @@ __all__ = [
     "AuthenticationFailed",
     "ClientError",
     "ConfigError",
+    "Conflict",
+    "InsufficientCredit",
     "InvalidRequest",
     "LimiterUnavailable",
     "ModelNotFound",

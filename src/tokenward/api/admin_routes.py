@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tokenward.api import admin_billing, admin_invoices, admin_plans, admin_prices
 from tokenward.api.errors import Dialect, error_response
 from tokenward.api.transport import api_key_of
 from tokenward.auth import (
@@ -218,6 +219,10 @@ def build_admin_routes(services: Services) -> list[Route]:
         Route("/admin/limits", admin(limits_delete), methods=["DELETE"]),
         Route("/admin/usage", admin(usage), methods=["GET"]),
         Route("/admin/guard/scan", admin(guard_scan), methods=["POST"]),
+        *admin_prices.build_routes(services, admin),
+        *admin_plans.build_routes(services, admin),
+        *admin_billing.build_routes(services, admin),
+        *admin_invoices.build_routes(services, admin),
     ]
 
 

@@ -47,6 +47,8 @@ class RequestContext:
     #: what admission holds on the limits until the usage is settled (None: unlimited)
     reservation: Reservation | None = None
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    #: priority tier for capacity pools ('' = the default tier)
+    tier: str = ""
 
 
 class RequestIds:
