@@ -1,0 +1,71 @@
+"""The real `tokenward prices import|export|list` console script."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.test_limits import Cli, cli, one_line_error
+
+__all__ = ["cli"]  # the fixture, re-used from the limits CLI tests
+
+DOC = """
+[[books]]
+name = "acme"
+currency = "USD"
+
+[[books.versions]]
+effective_from = "2025-01-01T00:00:00Z"
+note = "first"
+
+[[books.versions.windows]]
+name = "night"
+start = "22:00"
+end = "06:00"
+timezone = "UTC"
+multiplier = "0.5"
+models = ["acme-*"]
+
+[[books.versions.models]]
+model = "acme-chat"
+input = "2.50"
+cached_input = "1.25"
+output = "10"
+source = "https://acme.example/pricing (read 2026-11-01)"
+"""
+
+
+def test_import_list_and_export_round_trip(cli: Cli, tmp_path: Path) -> None:
+    source = tmp_path / "prices.toml"
+    source.write_text(DOC)
+    imported = cli("prices", "import", str(source))
+    assert imported.returncode == 0, imported.stderr
+    assert "published acme@2025-01-01 (1 models)" in imported.stdout
+
+    listed = cli.json("prices", "list", "--book", "acme", "--at", "2026-01-01T00:00:00Z")
+    assert [v["id"] for v in listed] == ["acme@2025-01-01"]
+    assert listed[0]["models"][0]["input"] == "2.50" and listed[0]["windows"][0]["name"] == "night"
+
+    exported = tmp_path / "out.csv"
+    written = cli(
+        "prices", "export", "--book", "acme", "--format", "csv", "--output", str(exported)
+    )
+    assert written.returncode == 0, written.stderr
+    assert "window,acme,USD,2025-01-01T00:00:00Z" in exported.read_text()
+    # the CSV imports back as the same version: a no-op
+    back = cli("prices", "import", str(exported))
+    assert back.returncode == 0 and "unchanged: acme@2025-01-01" in back.stdout
+
+    table = cli("prices", "list", "--book", "acme", "--at", "2026-01-01T00:00:00Z")
+    assert table.returncode == 0 and "acme-chat" in table.stdout and "2.50" in table.stdout
+
+
+def test_bad_documents_fail_with_one_line(cli: Cli, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"books": [{"name": "b", "currency": "USD", "versions": [
+        {"effective_from": "2025-01-01T00:00:00Z",
+         "models": [{"model": "m", "input": 0.5, "output": "1"}]}]}]}))  # fmt: skip
+    one_line_error(cli("prices", "import", str(bad)), 1, "not a float")
+    unknown = tmp_path / "prices.yaml"
+    unknown.write_text("books: []")
+    one_line_error(cli("prices", "import", str(unknown)), 1, "--format toml|json|csv")
