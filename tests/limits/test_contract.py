@@ -290,3 +290,107 @@ async def test_unenforced_reservations_hold_nothing(
     assert not await limiter.commit(ghost, 5)
     assert not await limiter.release(ghost)
     assert await limiter.renew(ghost) is None
+
+
+# -- session windows (plan quotas): a session starts at the first admitted request
+
+
+def srq(limit: int, window: int = 100, scope_id: str = "s1") -> LimitSpec:
+    return LimitSpec("subscription", scope_id, "requests", limit, window=window, session=True)
+
+
+def stok(limit: int, window: int = 100, scope_id: str = "s1") -> LimitSpec:
+    return LimitSpec("subscription", scope_id, "tokens", limit, window=window, session=True)
+
+
+async def test_session_starts_at_the_first_request_and_resets_a_window_later(
+    harness: Harness, limiter: LimiterBackend
+) -> None:
+    """Not aligned to any clock boundary: the session runs from t = 37 to t = 137."""
+    limits = [srq(3)]
+    harness.advance(37)
+    first = await limiter.acquire("req", limits)
+    assert first.allowed and first.states[0].reset_after == pytest.approx(
+        100, abs=harness.tolerance
+    )
+    harness.advance(10)
+    assert [await admitted(limiter, limits) for _ in range(2)] == [True, True]
+    harness.advance(40)  # t = 87: full, the session ends at 137
+    denied = await limiter.acquire("req", limits)
+    assert not denied.allowed and denied.reason == "limit_exceeded"
+    assert denied.denied_by == srq(3)
+    assert denied.retry_after == pytest.approx(50, abs=harness.tolerance)
+    assert denied.states[0].reset_after == pytest.approx(50, abs=harness.tolerance)
+    harness.advance(49.5)  # t = 136.5: still the first session
+    assert not await admitted(limiter, limits)
+    harness.advance(1)  # t = 137.5: a new session, from here to 237.5
+    renewed = await limiter.acquire("req", limits)
+    assert renewed.allowed and used(renewed.states) == [1]
+    assert renewed.states[0].reset_after == pytest.approx(100, abs=harness.tolerance)
+    harness.advance(99)  # t = 236.5: unlike a sliding window, nothing freed in between
+    assert [await admitted(limiter, limits) for _ in range(3)] == [True, True, False]
+
+
+async def test_a_denied_request_starts_no_session(
+    harness: Harness, limiter: LimiterBackend
+) -> None:
+    """Too large alone, or refused by another limit: no session begins, nothing counts."""
+    limits = [stok(1000)]
+    too_big = await limiter.acquire("big", limits, {"tokens": 1001})
+    assert not too_big.allowed and too_big.reason == "request_exceeds_limit"
+    assert too_big.retry_after == 100
+    other = [rpm(1), srq(5)]
+    assert await admitted(limiter, [rpm(1)])
+    assert not await admitted(limiter, other)  # the sliding rpm refuses
+    assert [(s.used, s.reset_after) for s in await limiter.peek([stok(1000), srq(5)])] == [
+        (0, 0),
+        (0, 0),
+    ]
+    harness.advance(30)
+    started = await limiter.acquire("req", limits, {"tokens": 10})
+    assert started.allowed
+    assert started.states[0].reset_after == pytest.approx(100, abs=harness.tolerance)
+
+
+async def test_session_tokens_commit_and_release(harness: Harness, limiter: LimiterBackend) -> None:
+    """True-up and release adjust the current session; requests stay counted."""
+    limits = [srq(10), stok(1000)]
+    first = await limiter.acquire("a", limits, {"tokens": 600})
+    assert first.allowed and used(first.states) == [1, 600]
+    assert not await admitted(limiter, limits, 500)
+    assert await limiter.commit(held(first.reservation), 150)
+    assert used(await limiter.peek(limits)) == [1, 150]
+    second = await limiter.acquire("b", limits, {"tokens": 850})
+    assert second.allowed and used(second.states) == [2, 1000]
+    assert await limiter.release(held(second.reservation))
+    assert used(await limiter.peek(limits)) == [2, 150]
+
+
+async def test_settling_after_the_session_ended_leaves_the_new_one_alone(
+    harness: Harness, limiter: LimiterBackend
+) -> None:
+    """A reservation of an ended session (lease still alive) cannot move the next session."""
+    limits = [stok(1000, window=20)]
+    old = await limiter.acquire("old", limits, {"tokens": 600})
+    old_too = await limiter.acquire("old2", limits, {"tokens": 100})
+    harness.advance(21)  # the session ended; the leases (30 s) have not
+    new = await limiter.acquire("new", limits, {"tokens": 100})
+    assert new.allowed and used(new.states) == [100]
+    assert await limiter.commit(held(old.reservation), 900)
+    assert await limiter.release(held(old_too.reservation))
+    assert used(await limiter.peek(limits)) == [100]
+
+
+async def test_session_and_sliding_limits_never_share_state(
+    harness: Harness, limiter: LimiterBackend
+) -> None:
+    """Same scope, metric and window: the session flag alone makes a different limit."""
+    sliding = LimitSpec("subscription", "s1", "requests", 2, window=100)
+    session = srq(2)
+    assert sliding.key != session.key
+    assert await admitted(limiter, [sliding])
+    assert await admitted(limiter, [sliding])
+    assert not await admitted(limiter, [sliding])
+    assert [await admitted(limiter, [session]) for _ in range(3)] == [True, True, False]
+    harness.advance(60)
+    assert used(await limiter.peek([sliding, session])) == [2, 2]

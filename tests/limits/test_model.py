@@ -125,3 +125,22 @@ def test_backend_settings_are_validated() -> None:
         FailClosed(retry_after=0)
     with pytest.raises(ValueError, match="probe_interval"):
         ResilientLimiter(MemoryLimiter(), FailClosed(), probe_interval=-1)
+
+
+def test_session_limits_have_their_own_key_and_wording() -> None:
+    """The session flag is part of the key: a session never shares a sliding limit's state."""
+    sliding = LimitSpec("subscription", "sub_1", "requests", 100, window=18_000)
+    session = LimitSpec("subscription", "sub_1", "requests", 100, window=18_000, session=True)
+    assert sliding.key == "subscription:sub_1:requests:18000"
+    assert session.key == "subscription:sub_1:requests:18000:session"
+    assert sliding != session
+    assert session.describe() == (
+        "requests per session of 18000 s for subscription sub_1 (limit 100)"
+    )
+
+
+def test_bad_session_limits_are_refused() -> None:
+    with pytest.raises(InvalidRequest, match="no session"):
+        LimitSpec("key", "k", "concurrency", 5, session=True)
+    with pytest.raises(InvalidRequest, match="session must be true or false"):
+        LimitSpec("key", "k", "requests", 5, window=60, session=1)  # type: ignore[arg-type]

@@ -17,6 +17,15 @@ per admitted request still inside its window (about 100 bytes in Redis), so a
 `tokens per day` limit on a key serving a million requests a day holds a million
 entries; per-minute limits hold at most L.
 
+Session limits (`LimitSpec.session`, for plan quotas) count per session instead:
+a session starts at the first *admitted* request and lasts `window` seconds; inside
+it a request is admitted while `used + amount <= limit`; at or after its end the
+next request starts a new session with `used` back at 0. A denied request starts
+nothing. Its retry wait is the time to the session's end (the window, when the
+request alone is over the limit), and so is its reset. Token amounts are kept per
+reservation, so commit and release adjust a session only while it is still the
+one the reservation was admitted in (an ended session's entries are gone).
+
 Life of a reservation:
   * `commit(actual)`: token entries take the actual usage (the sum follows);
     request entries stay; concurrency slots are freed.

@@ -73,6 +73,18 @@ class _Log:
         return next(reversed(self.entries.values()))[0] + window - now
 
 
+class _Session:
+    """One session limit: when it started, its running sum, and token amounts per
+    reservation (requests are never adjusted, so they keep no entries)."""
+
+    __slots__ = ("entries", "start", "total")
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.total = 0
+        self.entries: dict[str, int] = {}
+
+
 class _Slots:
     """Concurrency slots of one limit, in lease-expiry order: reservation id -> expiry."""
 
@@ -112,6 +124,7 @@ class MemoryLimiter:
         self._lease_us = check_lease(lease_seconds)
         self._logs: dict[str, _Log] = {}
         self._slots: dict[str, _Slots] = {}
+        self._sessions: dict[str, _Session] = {}
         #: live leases, in expiry order (every lease has the same length)
         self._leases: OrderedDict[str, int] = OrderedDict()
         self._last_now = 0
@@ -129,8 +142,24 @@ class MemoryLimiter:
                 break
             del leases[rid]
 
+    def _session(self, spec: LimitSpec, now: int) -> _Session | None:
+        """The current session of a limit; an ended one is dropped here."""
+        session = self._sessions.get(spec.key)
+        if session is not None and now >= session.start + (spec.window or 0) * US:
+            del self._sessions[spec.key]
+            return None
+        return session
+
     def _look(self, spec: LimitSpec, amount: int, now: int) -> Outcome:
         """Purge one limit and say whether `amount` fits; writes nothing else."""
+        if spec.session:
+            window = (spec.window or 0) * US
+            session = self._session(spec, now)
+            used = 0 if session is None else session.total
+            reset = 0 if session is None else session.start + window - now
+            if amount > spec.limit:
+                return Outcome(used, reset, TOO_LARGE)
+            return Outcome(used, reset, reset if used + amount > spec.limit else 0)
         if spec.window is not None:
             window = spec.window * US
             log = self._logs.get(spec.key) or _Log()
@@ -164,7 +193,15 @@ class MemoryLimiter:
             self._leases[rid] = expires
             for i, (spec, amount) in enumerate(zip(limits, per_limit, strict=True)):
                 used, reset = outcomes[i].used + amount, outcomes[i].reset_us
-                if spec.window is not None:
+                if spec.session:
+                    session = self._sessions.get(spec.key)
+                    if session is None:
+                        session = self._sessions[spec.key] = _Session(now)
+                    session.total += amount
+                    if spec.metric == "tokens":
+                        session.entries[rid] = amount
+                    reset = session.start + (spec.window or 0) * US - now
+                elif spec.window is not None:
                     log = self._logs.setdefault(spec.key, _Log())
                     log.entries[rid] = [now, amount]
                     log.total += amount
@@ -204,6 +241,9 @@ class MemoryLimiter:
         rid = reservation.id
         for held in reservation.held:
             spec = held.spec
+            if spec.session:
+                self._settle_session(spec, rid, actual_tokens, now)
+                continue
             if spec.window is None:
                 slots = self._slots.get(spec.key)
                 if slots is not None:  # pragma: no branch (a live lease keeps its slot)
@@ -221,6 +261,19 @@ class MemoryLimiter:
                 entry[1] = actual_tokens
         self._forget_empty([h.spec for h in reservation.held])
         return True
+
+    def _settle_session(
+        self, spec: LimitSpec, rid: str, actual_tokens: int | None, now: int
+    ) -> None:
+        """True up or return tokens, if the reservation's session is still the current one."""
+        session = self._session(spec, now)
+        if spec.metric != "tokens" or session is None or rid not in session.entries:
+            return
+        if actual_tokens is None:
+            session.total -= session.entries.pop(rid)
+        else:
+            session.total += actual_tokens - session.entries[rid]
+            session.entries[rid] = actual_tokens
 
     async def commit(self, reservation: Reservation, actual_tokens: int) -> bool:
         """Replace the token estimate by the actual usage; free the slots."""

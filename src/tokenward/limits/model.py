@@ -23,7 +23,8 @@ from typing import Literal, get_args
 
 from tokenward.errors import InvalidRequest, LimiterUnavailable, RateLimited, TokenwardError
 
-ScopeKind = Literal["key", "account", "plan", "model"]
+#: "subscription" is for plan quotas (`plans/quota.py`); limit rules never use it
+ScopeKind = Literal["key", "account", "plan", "model", "subscription"]
 Metric = Literal["requests", "tokens", "concurrency"]
 #: why a request was denied: a window is full, the request alone is bigger than the
 #: limit (waiting cannot help), or the store is down under the fail-closed policy
@@ -58,6 +59,13 @@ class LimitSpec:
     'key:key_123:requests:60'
 
     Concurrency has no window (`window=None`): it counts requests in flight.
+
+    `session=True` counts per *session* instead of sliding: a session starts at the
+    first admitted request and lasts `window` seconds, then usage resets (see
+    `backend.py`). It is part of the key, so it never shares state with a sliding limit.
+
+    >>> LimitSpec("subscription", "sub_1", "requests", 100, window=18_000, session=True).key
+    'subscription:sub_1:requests:18000:session'
     """
 
     scope: ScopeKind
@@ -65,6 +73,7 @@ class LimitSpec:
     metric: Metric
     limit: int
     window: int | None = None
+    session: bool = False
     #: stable identity and store key suffix, unambiguous read from the right; built
     #: once, as every check of every request looks it up several times
     key: str = field(init=False, repr=False, compare=False)
@@ -92,9 +101,13 @@ class LimitSpec:
                 f"got {self.limit!r}",
                 "limit",
             )
+        if type(self.session) is not bool:
+            raise _invalid(f"session must be true or false, got {self.session!r}", "session")
         if self.metric == "concurrency":
             if self.window is not None:
                 raise _invalid("a concurrency limit has no window", "window")
+            if self.session:
+                raise _invalid("a concurrency limit has no session", "session")
         elif type(self.window) is not int or not 0 < self.window <= MAX_WINDOW:
             raise _invalid(
                 f"{self.metric} window must be a whole number of seconds from 1 to "
@@ -103,11 +116,18 @@ class LimitSpec:
             )
         window = "-" if self.window is None else str(self.window)
         key = f"{self.scope}:{self.scope_id}:{self.metric}:{window}"
+        if self.session:
+            key += ":session"
         object.__setattr__(self, "key", key)
 
     def describe(self) -> str:
         """Human wording for errors: "requests per 60 s for key key_123 (limit 100)"."""
-        per = "in flight" if self.window is None else f"per {self.window} s"
+        if self.window is None:
+            per = "in flight"
+        elif self.session:
+            per = f"per session of {self.window} s"
+        else:
+            per = f"per {self.window} s"
         return f"{self.metric} {per} for {self.scope} {self.scope_id} (limit {self.limit})"
 
 

@@ -8,8 +8,10 @@ replica whose clock is 30 s off still counts exactly.
 
 Keys, for a limit `LimitSpec.key` under the prefix (default `tw:lim`):
 `<prefix>:<key>:z` (log or slots), `:a` (amounts), `:s` (running sum), and
-`<prefix>:res:<reservation id>` (the lease). Every key carries a TTL a little
-longer than the longest-lived entry in it, so idle limits and leaked leases vanish.
+`<prefix>:res:<reservation id>` (the lease); a session limit keeps its session's
+end in `:e` instead of a log (its key ends in `:session`, so nothing is shared).
+Every key carries a TTL a little longer than the longest-lived entry in it, so
+idle limits and leaked leases vanish.
 An acquire over several scopes touches several keys: this wants one Redis (or a
 primary with replicas / Sentinel), not Redis Cluster. Use `noeviction` or a
 `volatile-*` policy; the scripts resynchronise a log whose sum key was lost.
@@ -68,6 +70,15 @@ DEFAULT_MAX_IN_FLIGHT = 32
 
 def _lua(name: str) -> str:
     return files("tokenward.limits").joinpath("lua", name).read_text(encoding="utf-8")
+
+
+def _settle_kind(spec: LimitSpec) -> str:
+    """What settle.lua does with a held limit: see its header."""
+    if spec.window is None:
+        return "c"
+    if spec.session:
+        return "u" if spec.metric == "tokens" else "r"
+    return spec.metric[0]
 
 
 class RedisLimiter:
@@ -145,7 +156,7 @@ class RedisLimiter:
 
     def _keys(self, spec: LimitSpec) -> list[str]:
         base = f"{self._prefix}:{spec.key}"
-        return [f"{base}:z", f"{base}:a", f"{base}:s"]
+        return [f"{base}:e" if spec.session else f"{base}:z", f"{base}:a", f"{base}:s"]
 
     def _lease_key(self, reservation_id: str) -> str:
         return f"{self._prefix}:res:{reservation_id}"
@@ -175,7 +186,8 @@ class RedisLimiter:
         args: list[str | int] = [self._offset_us(), self._lease_us, rid, int(dry), len(limits)]
         for spec, amount in zip(limits, amounts, strict=True):
             keys += self._keys(spec)
-            args += [spec.limit, (spec.window or 0) * US, amount]
+            session = spec.metric[0] if spec.session else "-"
+            args += [spec.limit, (spec.window or 0) * US, amount, session]
         reply = await self._call(self._acquire, keys, args)
         values = [int(v) for v in reply]
         outcomes = [Outcome(*values[i : i + 3]) for i in range(3, len(values), 3)]
@@ -207,7 +219,7 @@ class RedisLimiter:
         kinds: list[str | int] = []
         for held in reservation.held:
             keys += self._keys(held.spec)
-            kinds.append("c" if held.spec.window is None else held.spec.metric[0])
+            kinds.append(_settle_kind(held.spec))
         args: list[str | int] = [self._offset_us(), reservation.id, mode, actual, len(kinds)]
         return int(await self._call(self._settle, keys, args + kinds)) == 1
 

@@ -4,9 +4,11 @@
 --
 -- KEYS[1]          lease key of the reservation (value: lease expiry in microseconds)
 -- KEYS[3i-1..3i+1] per limit i: log zset (id -> timestamp) or slot zset (id -> lease
---                  expiry), amount hash (id -> amount), running sum (string)
+--                  expiry) or session end (string, microseconds), amount hash
+--                  (id -> amount; for sessions, token amounts only), running sum (string)
 -- ARGV             offset_us, lease_us, reservation id, dry ("1": peek, reserve nothing),
---                  n, then per limit: limit, window_us (0: concurrency), amount
+--                  n, then per limit: limit, window_us (0: concurrency), amount,
+--                  session ("-": sliding or concurrency, "r": requests, "t": tokens)
 -- Returns          {admitted, now_us, lease_expiry_us, then per limit: used, reset_us, retry_us}
 --                  retry_us: 0 fits, -1 never fits (amount > limit), else wait until it fits
 
@@ -92,15 +94,40 @@ local function newest(kz)
   return tonumber(last[2])
 end
 
+-- the end of a limit's current session, or nil (an ended session is deleted here)
+local function session_end(kz, ka, ks)
+  local stop = tonumber(redis.call('GET', kz) or '')
+  if stop == nil or stop <= now then
+    redis.call('DEL', kz, ka, ks)
+    return nil
+  end
+  return stop
+end
+
+local STRIDE = 4
 local out = {}
+local ends = {}
 local admitted = true
 for i = 1, n do
-  local a = 5 + (i - 1) * 3
+  local a = 5 + (i - 1) * STRIDE
   local limit, window, amount = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local session = ARGV[a + 4] ~= '-'
   local k = 1 + (i - 1) * 3
   local kz, ka, ks = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
   local used, reset, retry = 0, 0, 0
-  if window > 0 then
+  if session then
+    local stop = session_end(kz, ka, ks)
+    ends[i] = stop
+    if stop then
+      used = tonumber(redis.call('GET', ks) or '0')
+      reset = stop - now
+    end
+    if amount > limit then
+      retry = -1
+    elseif used + amount > limit then
+      retry = reset
+    end
+  elseif window > 0 then
     purge_log(kz, ka, ks, now - window)
     used = tonumber(redis.call('GET', ks) or '0')
     local last = newest(kz)
@@ -138,11 +165,29 @@ local expires = now + lease
 if admitted then
   redis.call('SET', KEYS[1], int(expires), 'PX', ttl_ms(lease))
   for i = 1, n do
-    local a = 5 + (i - 1) * 3
+    local a = 5 + (i - 1) * STRIDE
     local window, amount = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+    local session = ARGV[a + 4]
     local k = 1 + (i - 1) * 3
     local kz, ka, ks = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
-    if window > 0 then
+    if session ~= '-' then
+      local stop = ends[i]
+      if not stop then
+        stop = now + window
+        redis.call('SET', kz, int(stop))
+      end
+      redis.call('INCRBY', ks, int(amount))
+      if session == 't' then
+        redis.call('HSET', ka, rid, int(amount))
+      end
+      -- the keys live as long as the session (plus the margin)
+      local ms = ttl_ms(stop - now)
+      redis.call('PEXPIRE', kz, ms)
+      redis.call('PEXPIRE', ka, ms)
+      redis.call('PEXPIRE', ks, ms)
+      out[i][1] = out[i][1] + amount
+      out[i][2] = stop - now
+    elseif window > 0 then
       redis.call('ZADD', kz, int(now), rid)
       redis.call('HSET', ka, rid, int(amount))
       redis.call('INCRBY', ks, int(amount))

@@ -5,7 +5,8 @@
 -- KEYS[1]          lease key of the reservation
 -- KEYS[3i-1..3i+1] per held limit i: log or slot zset, amount hash, running sum
 -- ARGV             offset_us, reservation id, mode ("commit" | "release"), actual tokens,
---                  n, then per limit: kind ("t" tokens log, "r" requests log, "c" slots)
+--                  n, then per limit: kind ("t" tokens log, "r" requests log, "c" slots,
+--                  "u" tokens session: its first key holds the session end)
 -- Returns          1 when settled here, 0 otherwise
 
 local t = redis.call('TIME')
@@ -24,6 +25,19 @@ for i = 1, n do
   local kz, ka, ks = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
   if kind == 'c' then
     redis.call('ZREM', kz, rid)
+  elseif kind == 'u' then
+    -- only the current session: an ended one's entries are not this session's usage
+    local stop = tonumber(redis.call('GET', kz) or '')
+    local old = redis.call('HGET', ka, rid)
+    if stop and stop > now and old then
+      if mode == 'commit' then
+        redis.call('HSET', ka, rid, string.format('%d', actual))
+        redis.call('INCRBY', ks, string.format('%d', actual - tonumber(old)))
+      else
+        redis.call('HDEL', ka, rid)
+        redis.call('DECRBY', ks, old)
+      end
+    end
   elseif kind == 't' then
     local old = redis.call('HGET', ka, rid)
     if old then
