@@ -131,6 +131,8 @@ def test_usage_reports_what_the_ledger_holds(cli: Cli, sqlite_url: str) -> None:
             "output_tokens": 10,
             "reasoning_tokens": 2,
             "estimated_requests": 1,
+            "cost": "0.000000",  # unpriced events add nothing
+            "currency": "",
         },
         {
             "model": "m2",
@@ -142,6 +144,8 @@ def test_usage_reports_what_the_ledger_holds(cli: Cli, sqlite_url: str) -> None:
             "output_tokens": 9,
             "reasoning_tokens": 1,
             "estimated_requests": 0,
+            "cost": "0.000000",
+            "currency": "",
         },
     ]
     csv = cli("usage", "--since", "2026-01-01", "--until", "2026-01-02T00:00Z", "--format", "csv")

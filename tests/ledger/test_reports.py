@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,7 +16,8 @@ from tokenward.auth import service
 from tokenward.clock import FakeClock
 from tokenward.errors import InvalidRequest, NotFound
 from tokenward.ledger import UsageEvent, usage_report
-from tokenward.ledger.reports import METRICS
+from tokenward.ledger.reports import METRICS, MONEY_COLUMNS
+from tokenward.money import format_amount
 from tokenward.storage import Store
 from tokenward.storage.repos.event_sink import insert_batch
 
@@ -73,6 +76,14 @@ def seeded(store: Store) -> tuple[Store, list[UsageEvent], dict[str, str]]:
             started_at=datetime(2026, 1, 2, 23, 59, 59, 999999, tzinfo=UTC),
         ),
     ]
+    # priced events carry a cost and currency; r3 and r5 are unpriced (NULL cost)
+    priced = {"r1": ("0.001250", "USD"), "r2": ("0.500000", "USD"), "r4": ("1.000001", "CNY")}
+    events = [
+        replace(e, cost=Decimal(priced[e.request_id][0]), currency=priced[e.request_id][1])
+        if e.request_id in priced
+        else e
+        for e in events
+    ]
     assert insert_batch(store, events) == [None] * len(events)
     names = {a: "alpha", b: "beta", "acc_config_admin": "acc_config_admin"}
     return store, events, names
@@ -94,9 +105,12 @@ def reference(
         }
         return tuple(values[k] for k in by)
 
-    sums: dict[tuple[str, ...], dict[str, int]] = defaultdict(lambda: dict.fromkeys(METRICS, 0))
+    # per (group, currency); a group with one currency (unpriced '' aside) is one row
+    sums: dict[tuple[tuple[str, ...], str], dict[str, Any]] = defaultdict(
+        lambda: {**dict.fromkeys(METRICS, 0), "cost": Decimal(0)}
+    )
     for e in events:
-        row = sums[key_of(e)]
+        row = sums[(key_of(e), e.currency)]
         row["requests"] += 1
         for name in (
             "input_tokens",
@@ -107,7 +121,22 @@ def reference(
         ):
             row[name] += getattr(e.usage, name)
         row["estimated_requests"] += int(e.usage.estimated)
-    return [{**dict(zip(by, k, strict=True)), **sums[k]} for k in sorted(sums)]
+        row["cost"] += e.cost or 0
+    out = []
+    for group in sorted({g for g, _ in sums}):
+        parts = {cur: row for (g, cur), row in sums.items() if g == group}
+        if len(set(parts) - {""}) > 1:
+            split = sorted(parts.items())
+        else:
+            merged = {**dict.fromkeys(METRICS, 0), "cost": Decimal(0)}
+            for row in parts.values():
+                for name in merged:
+                    merged[name] += row[name]
+            split = [(max(parts), merged)]
+        for currency, row in split:
+            named = dict(zip(by, group, strict=True))
+            out.append({**named, **row, "cost": format_amount(row["cost"]), "currency": currency})
+    return out
 
 
 @pytest.mark.parametrize(
@@ -143,7 +172,7 @@ def test_rows_have_the_documented_shape(
         "2026-01-02T00:00Z",
         "2026-01-02T23:00Z",
     ]
-    assert list(rows[0]) == ["day", "hour", *METRICS]
+    assert list(rows[0]) == ["day", "hour", *METRICS, *MONEY_COLUMNS]
     assert all(type(v) is int for r in rows for k, v in r.items() if k in METRICS)
 
 
@@ -195,3 +224,31 @@ def test_comma_separated_and_repeated_keys(
     store, events, names = seeded
     rows = usage_report(store, None, None, None, ["model,day", "model"])
     assert rows == reference(events, ["model", "day"], names)
+
+
+def test_cost_is_split_by_currency_never_added(store: Store) -> None:
+    """USD and CNY in one group become two rows; unpriced events join a lone currency."""
+    t = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    events = [
+        replace(make_event("u1", model="m", started_at=t), cost=Decimal("0.25"), currency="USD"),
+        replace(make_event("u2", model="m", started_at=t), cost=Decimal("0.5"), currency="USD"),
+        replace(make_event("c1", model="m", started_at=t), cost=Decimal("3"), currency="CNY"),
+        make_event("n1", model="m", started_at=t),  # unpriced: cost NULL, currency ''
+        replace(make_event("u3", model="solo", started_at=t), cost=Decimal("1"), currency="USD"),
+        make_event("n2", model="solo", started_at=t),
+    ]
+    insert_batch(store, events)
+    rows = usage_report(store, None, None, None, ["model"])
+    assert [(r["model"], r["requests"], r["cost"], r["currency"]) for r in rows] == [
+        ("m", 1, "0.000000", ""),
+        ("m", 1, "3.000000", "CNY"),
+        ("m", 2, "0.750000", "USD"),
+        ("solo", 2, "1.000000", "USD"),
+    ]
+    totals = usage_report(store, None, None, None, [])
+    assert [(r["requests"], r["cost"], r["currency"]) for r in totals] == [
+        (2, "0.000000", ""),
+        (1, "3.000000", "CNY"),
+        (3, "1.750000", "USD"),
+    ]
+    assert all(isinstance(r["cost"], str) for r in rows + totals)

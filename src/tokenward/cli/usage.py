@@ -1,8 +1,10 @@
-"""`tokenward usage`: token sums from the ledger, grouped by model, day, hour, key, account."""
+"""`tokenward usage`: token and cost sums from the ledger, grouped by model, day, hour,
+key, account (one row per currency where a group was priced in several)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,14 @@ import typer
 from tokenward.audit.admin import guard_decisions
 from tokenward.cli.output import ConfigOption, FormatOption, OutputFormat, render, settings_for
 from tokenward.clock import SystemClock
-from tokenward.ledger.reports import GROUP_KEYS, METRICS, normalize_group_keys, usage_report
+from tokenward.ledger.reports import (
+    GROUP_KEYS,
+    METRICS,
+    MONEY_COLUMNS,
+    normalize_group_keys,
+    usage_report,
+)
+from tokenward.money import format_amount
 from tokenward.storage import migrated_store
 
 
@@ -65,7 +74,7 @@ def register(app: typer.Typer) -> None:
         fmt: OutputFormat = FormatOption,
         config: Path | None = ConfigOption,
     ) -> None:
-        """Token usage from the ledger (requests and tokens per category)."""
+        """Token usage from the ledger (requests, tokens per category, cost and currency)."""
         groups = _group_keys(by)
         start, end = parse_utc(since), parse_utc(until)
         if start is not None and end is not None and start >= end:
@@ -73,7 +82,7 @@ def register(app: typer.Typer) -> None:
         settings = settings_for(config)
         with migrated_store(settings.database) as store:
             rows = usage_report(store, account, start, end, groups)
-            columns = [*groups, *METRICS]
+            columns = [*groups, *METRICS, *MONEY_COLUMNS]
             if groups == ["account"] or (account is not None and not groups):
                 # guard decisions per account, from the audit log
                 rows = _with_guard(rows, guard_decisions(store, SystemClock(), start, end), account)
@@ -89,13 +98,15 @@ def _with_guard(
 ) -> list[dict[str, Any]]:
     zero = dict.fromkeys(GUARD_COLUMNS, 0)
     merged = []
+    seen: set[str] = set()
     for row in rows:
-        name = row.get("account", account)
-        merged.append({**row, **decisions.get(str(name), zero)})
-    seen = {str(row.get("account", account)) for row in rows}
+        name = str(row.get("account", account))
+        # an account split by currency shows its guard tallies once, on its first row
+        merged.append({**row, **(zero if name in seen else decisions.get(name, zero))})
+        seen.add(name)
     for name, tally in sorted(decisions.items()):
         if name not in seen and (account is None or name == account):
-            empty = dict.fromkeys(METRICS, 0)
+            empty = {**dict.fromkeys(METRICS, 0), "cost": format_amount(Decimal(0)), "currency": ""}
             merged.append(
                 {"account": name, **empty, **tally} if account is None else {**empty, **tally}
             )

@@ -58,7 +58,10 @@ def aggregate(
     """Sums per group, grouped and ordered by `by` (a subset of `GROUP_KEYS`), in SQL.
 
     Each row has the group keys, `requests`, the token columns and `estimated_requests`
-    as ints. `since` is inclusive and `until` exclusive, both on `started_at`.
+    as ints, then `cost` (a Decimal: the sum of the stored event costs, NULL costs
+    adding nothing) and its `currency`. Amounts in different currencies are never
+    added: a group whose events carry several currencies becomes one row per
+    currency. `since` is inclusive and `until` exclusive, both on `started_at`.
     """
     unknown = [k for k in by if k not in GROUP_KEYS]
     if unknown:
@@ -72,24 +75,154 @@ def aggregate(
         func.count().label("requests"),
         *(func.coalesce(func.sum(ev[name]), 0).label(name) for name in TOKEN_COLUMNS),
         func.coalesce(func.sum(case((ev.estimated, 1), else_=0)), 0).label("estimated_requests"),
+        func.coalesce(func.sum(ev.cost), 0).label("cost_micros"),
     ]
-    query = select(*groups, *sums).select_from(source)
+    query = select(*groups, ev.currency.label("currency"), *sums).select_from(source)
     if account_id is not None:
         query = query.where(ev.account_id == account_id)
     if since is not None:
         query = query.where(ev.started_at >= since)
     if until is not None:
         query = query.where(ev.started_at < until)
-    if groups:
-        exprs = [_group_expr(store.dialect, key) for key in by]
-        query = query.group_by(*exprs).order_by(*exprs)
+    exprs = [_group_expr(store.dialect, key) for key in by]
+    query = query.group_by(*exprs, ev.currency).order_by(*exprs, ev.currency)
     with store.transaction() as conn:
         result = conn.execute(query).mappings().all()
-    metrics = ("requests", *TOKEN_COLUMNS, "estimated_requests")
-    return [
-        {**{key: row[key] for key in by}, **{m: int(row[m]) for m in metrics}}
+    rows = [
+        {
+            **{key: row[key] for key in by},
+            **{m: int(row[m]) for m in _METRICS},
+            "cost_micros": int(row["cost_micros"]),
+            "currency": str(row["currency"]),
+        }
         for row in result
-        if int(row["requests"]) > 0  # an ungrouped query over nothing still yields a row
+    ]
+    return [_with_cost(row) for row in _merge_currencies(rows, by)]
+
+
+_METRICS = ("requests", *TOKEN_COLUMNS, "estimated_requests")
+
+
+def _merge_currencies(rows: list[dict[str, Any]], by: Sequence[str]) -> list[dict[str, Any]]:
+    """One row per group unless the group holds several currencies (then one per currency).
+
+    Unpriced events (currency '') join the group's one currency; rows arrive ordered
+    by the group keys, so a group's currency rows are adjacent.
+    """
+    merged: list[dict[str, Any]] = []
+    start = 0
+    while start < len(rows):
+        key = [rows[start][k] for k in by]
+        end = start
+        while end < len(rows) and [rows[end][k] for k in by] == key:
+            end += 1
+        group = rows[start:end]
+        currencies = sorted({r["currency"] for r in group} - {""})
+        if len(currencies) > 1:
+            merged.extend(group)
+        else:
+            total = {**group[0], "currency": currencies[0] if currencies else ""}
+            for name in (*_METRICS, "cost_micros"):
+                total[name] = sum(r[name] for r in group)
+            merged.append(total)
+        start = end
+    return merged
+
+
+def _with_cost(row: dict[str, Any]) -> dict[str, Any]:
+    micros = row.pop("cost_micros")
+    currency = row.pop("currency")
+    return {**row, "cost": from_micros(micros), "currency": currency}
+
+
+#: who pays, on an invoice: charged (postpaid, prepaid) or included in a plan
+BILLABLE = ("postpaid", "prepaid", "plan")
+
+
+def invoice_usage(
+    store: Store, *, account_id: str, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """An account's priced events in `[since, until)`, summed per invoice line.
+
+    One row per (currency, model, price_version, price_window, included) with
+    `requests`, the token columns and `cost_micros` (exact sum of stored costs), as
+    ints, ordered by those keys; `included` is True for usage inside a plan's quota
+    (billed_to 'plan'), False for charged usage (postpaid or prepaid). Unpriced
+    events (currency '') and events nobody pays for (billed_to 'none') are left out.
+    """
+    ev = usage_events.c
+    included = case((ev.billed_to == "plan", 1), else_=0)
+    keys = [ev.currency, ev.model, ev.price_version, ev.price_window, included]
+    query = (
+        select(
+            *keys[:-1],
+            included.label("included"),
+            func.count().label("requests"),
+            *(func.coalesce(func.sum(ev[name]), 0).label(name) for name in TOKEN_COLUMNS),
+            func.coalesce(func.sum(ev.cost), 0).label("cost_micros"),
+        )
+        .where(
+            ev.account_id == account_id,
+            ev.started_at >= since,
+            ev.started_at < until,
+            ev.currency != "",
+            ev.billed_to.in_(BILLABLE),
+        )
+        .group_by(*keys)
+        .order_by(*keys)
+    )
+    with store.transaction() as conn:
+        result = conn.execute(query).mappings().all()
+    names = ("currency", "model", "price_version", "price_window")
+    counts = ("requests", *TOKEN_COLUMNS, "cost_micros")
+    return [
+        {
+            **{n: str(r[n]) for n in names},
+            "included": bool(r["included"]),
+            **{c: int(r[c]) for c in counts},
+        }
+        for r in result
+    ]
+
+
+def provider_usage(
+    store: Store, *, provider: str, since: datetime | None, until: datetime | None
+) -> list[dict[str, Any]]:
+    """Events sent to `provider` (deployment "<provider>/<model>"), per UTC day and model.
+
+    One row per (day, deployment, currency) with `requests`, the token columns,
+    `cost_micros` and `priced` (how many events had a cost) as ints, ordered by those
+    keys; `since` inclusive, `until` exclusive.
+    """
+    ev = usage_events.c
+    day = _group_expr(store.dialect, "day")
+    query = select(
+        day.label("day"),
+        ev.deployment,
+        ev.currency,
+        func.count().label("requests"),
+        *(func.coalesce(func.sum(ev[name]), 0).label(name) for name in TOKEN_COLUMNS),
+        func.coalesce(func.sum(ev.cost), 0).label("cost_micros"),
+        func.count(ev.cost).label("priced"),
+    ).where(ev.deployment.startswith(f"{provider}/", autoescape=True))
+    if since is not None:
+        query = query.where(ev.started_at >= since)
+    if until is not None:
+        query = query.where(ev.started_at < until)
+    query = query.group_by(day, ev.deployment, ev.currency).order_by(
+        day, ev.deployment, ev.currency
+    )
+    with store.transaction() as conn:
+        result = conn.execute(query).mappings().all()
+    counts = ("requests", *TOKEN_COLUMNS, "cost_micros", "priced")
+    return [
+        {
+            "day": str(r["day"]),
+            "deployment": str(r["deployment"]),
+            "currency": str(r["currency"]),
+            **{c: int(r[c]) for c in counts},
+        }
+        for r in result
     ]
 
 
@@ -186,10 +319,13 @@ def _from_row(row: Any) -> UsageEvent:
 
 
 __all__ = [
+    "BILLABLE",
     "GROUP_KEYS",
     "TOKEN_COLUMNS",
     "aggregate",
     "count_events",
     "event_to_row",
     "events_by_request_ids",
+    "invoice_usage",
+    "provider_usage",
 ]

@@ -1,0 +1,70 @@
+"""The real `tokenward reconcile` console script: exit 0 on a match, 1 on a difference,
+2 on an unreadable export."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.billing.helpers import event
+from tests.cli.test_invoice import Cli, one_line_error
+from tokenward.config.schema import DatabaseSettings
+from tokenward.storage import migrated_store
+from tokenward.storage.repos.event_sink import insert_batch
+
+DAY = datetime(2026, 11, 3, 9, tzinfo=UTC)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    made = Cli(tmp_path)
+    (tmp_path / "home").mkdir()
+    with migrated_store(DatabaseSettings(url=made.url)) as store:
+        insert_batch(
+            store,
+            [
+                event("a", "acc", "0.25", deployment="openai/gpt-x", started_at=DAY),
+                event("b", "acc", "0.25", deployment="openai/gpt-x", started_at=DAY),
+            ],
+        )
+    return made
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "export.csv"
+    path.write_text(text)
+    return str(path)
+
+
+def test_match_exits_0_and_a_difference_exits_1(cli: Cli, tmp_path: Path) -> None:
+    good = write(
+        tmp_path, "date,model,input_tokens,output_tokens,cost\n2026-11-03,gpt-x,20,10,0.5\n"
+    )
+    table = cli("reconcile", "--provider", "openai", "--file", good)
+    assert table.returncode == 0, table.stderr
+    assert b"gpt-x" in table.stdout and b"1 match" in table.stdout
+    bad = write(tmp_path, "Day,Engine,Prompt\n2026-11-03,gpt-x,21\n2026-11-04,gpt-z,1\n")
+    args = ["--map", "day=date", "--map", "engine=model", "--map", "prompt=input_tokens"]
+    result = cli("reconcile", "--provider", "openai", "--file", bad, *args, "--format", "json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    assert [(r["model"], r["status"], r["diff_input"]) for r in report["rows"]] == [
+        ("gpt-x", "mismatch", -1),
+        ("gpt-z", "missing_in_ledger", None),
+    ]
+
+
+def test_unreadable_exports_exit_2_with_one_line(cli: Cli, tmp_path: Path) -> None:
+    floats = write(tmp_path, "date,model,input_tokens\n2026-11-03,gpt-x,1.5\n")
+    one_line_error(
+        cli("reconcile", "--provider", "openai", "--file", floats), 2, "must be a whole number"
+    )
+    one_line_error(
+        cli("reconcile", "--provider", "openai", "--file", str(tmp_path / "missing.csv")),
+        2,
+        "cannot read",
+    )
