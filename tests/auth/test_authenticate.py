@@ -132,11 +132,11 @@ async def test_concurrent_callers_share_one_lookup(
 
 
 async def test_revocation_from_another_process_is_seen_within_a_second(
-    store: Store, database_url: str, user_key: str
+    store: Store, migrated_database_url: str, user_key: str
 ) -> None:
     auth = KeyAuthenticator(store, SystemClock())  # default TTL, real time
     await auth.authenticate(user_key)
-    other = Store.connect(DatabaseSettings(url=database_url))  # the CLI's own store
+    other = Store.connect(DatabaseSettings(url=migrated_database_url))  # the CLI's own store
     try:
         revoke_key(other, display_prefix(user_key), clock=SystemClock())
     finally:

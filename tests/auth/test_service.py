@@ -128,9 +128,9 @@ def no_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.anyio
 @pytest.mark.usefixtures("no_config_file")
 async def test_bootstrap_creates_admin_and_demo_keys_once(
-    store: Store, database_url: str, tmp_path: Path, clock: FakeClock
+    store: Store, migrated_database_url: str, tmp_path: Path, clock: FakeClock
 ) -> None:
-    settings = _settings(tmp_path, database_url)
+    settings = _settings(tmp_path, migrated_database_url)
     first = bootstrap(store, settings, clock)
     assert first.admin_key and first.demo_key
     auth = KeyAuthenticator(store, clock)
@@ -145,19 +145,21 @@ async def test_bootstrap_creates_admin_and_demo_keys_once(
 
 @pytest.mark.usefixtures("no_config_file")
 def test_bootstrap_does_nothing_with_a_configured_admin_key(
-    store: Store, database_url: str, tmp_path: Path, clock: FakeClock
+    store: Store, migrated_database_url: str, tmp_path: Path, clock: FakeClock
 ) -> None:
-    settings = _settings(tmp_path, database_url, TOKENWARD_ADMIN_KEY="tw-configured-key-123")
+    settings = _settings(
+        tmp_path, migrated_database_url, TOKENWARD_ADMIN_KEY="tw-configured-key-123"
+    )
     assert bootstrap(store, settings, clock) == type(bootstrap(store, settings, clock))()
     assert list_accounts(store) == []
 
 
 @pytest.mark.usefixtures("no_config_file")
 def test_concurrent_bootstraps_create_one_admin_key(
-    database_url: str, store: Store, tmp_path: Path, clock: FakeClock
+    migrated_database_url: str, store: Store, tmp_path: Path, clock: FakeClock
 ) -> None:
-    settings = _settings(tmp_path, database_url)
-    stores = [Store.connect(DatabaseSettings(url=database_url)) for _ in range(4)]
+    settings = _settings(tmp_path, migrated_database_url)
+    stores = [Store.connect(DatabaseSettings(url=migrated_database_url)) for _ in range(4)]
     try:
         with ThreadPoolExecutor(max_workers=4) as pool:
             results = list(pool.map(lambda s: bootstrap(s, settings, clock), stores))

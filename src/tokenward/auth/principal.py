@@ -22,6 +22,8 @@ class Principal:
     key_id: str
     key_name: str
     role: Role
+    #: the key's capacity-pool priority tier ('' = none set: the plan's, or the default)
+    tier: str = ""
 
     @property
     def is_admin(self) -> bool:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -24,6 +25,7 @@ from tokenward.auth.keys import (
     hash_key,
 )
 from tokenward.auth.principal import ROLES, Role
+from tokenward.auth.tiers import check_tier, key_tier, key_tiers, set_key_tier
 from tokenward.clock import Clock
 from tokenward.errors import InvalidRequest, NotFound, StoreError
 from tokenward.storage.db import Store
@@ -70,6 +72,8 @@ class KeyInfo:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    #: capacity-pool priority tier ('' = none)
+    tier: str = ""
 
     def status(self, now: datetime) -> KeyStatus:
         if self.revoked_at is not None:
@@ -89,6 +93,7 @@ class KeyInfo:
             "created_at": self.created_at,
             "expires_at": self.expires_at,
             "revoked_at": self.revoked_at,
+            "tier": self.tier,
         }
 
 
@@ -137,13 +142,18 @@ def create_key(
     *,
     clock: Clock,
     actor: str = "cli",
+    tier: str = "",
+    tiers: Sequence[str] = (),
 ) -> tuple[KeyInfo, str]:
-    """Issue a key for `account_name`; returns its info and the plaintext (shown once)."""
+    """Issue a key for `account_name`; returns its info and the plaintext (shown once).
+
+    `tier` must be one of the configured `tiers` (`[limits] tiers`), or '' for none."""
     name = name.strip()
     if not name or len(name) > MAX_KEY_NAME_LEN:
         raise InvalidRequest(f"key name must be 1-{MAX_KEY_NAME_LEN} characters", param="name")
     if role not in ROLES:
         raise InvalidRequest(f"role must be user or admin, got {role!r}", param="role")
+    check_tier(tier, tiers)
     now = clock.now()
     if expires_at is not None:
         if expires_at.tzinfo is None:
@@ -155,14 +165,13 @@ def create_key(
         if account is None:
             raise NotFound(f"unknown account {account_name!r}")
         info, plaintext = _issue(conn, account, name, _role(role), now, expires_at)
-    record_admin_action(
-        store,
-        clock,
-        actor,
-        "key.create",
-        info.id,
-        {"account": account_name, "name": name, "role": role, "expires_at": str(expires_at)},
-    )
+        if tier:
+            set_key_tier(conn, info.id, tier)
+            info = replace(info, tier=tier)
+    details = {"account": account_name, "name": name, "role": role, "expires_at": str(expires_at)}
+    if tier:
+        details["tier"] = tier
+    record_admin_action(store, clock, actor, "key.create", info.id, details)
     return info, plaintext
 
 
@@ -175,7 +184,8 @@ def list_keys(store: Store, account: str | None = None) -> list[KeyInfo]:
             if row is None:
                 raise NotFound(f"unknown account {account!r}")
             account_id = row.id
-        return [_key(r) for r in keys_repo.list_keys(conn, account_id)]
+        tiers = key_tiers(conn, account_id)
+        return [_key(r, tiers.get(r.id, "")) for r in keys_repo.list_keys(conn, account_id)]
 
 
 def revoke_key(store: Store, key_id_or_prefix: str, *, clock: Clock, actor: str = "cli") -> KeyInfo:
@@ -191,11 +201,12 @@ def revoke_key(store: Store, key_id_or_prefix: str, *, clock: Clock, actor: str 
         if revoking:
             keys_repo.revoke(conn, row.id, clock.now())
             row = keys_repo.find_by_id(conn, row.id) or row
+        tier = key_tier(conn, row.id)
     if revoking:
         record_admin_action(
             store, clock, actor, "key.revoke", row.id, {"account": row.account_name}
         )
-    return _key(row)
+    return _key(row, tier)
 
 
 def new_id(prefix: str) -> str:
@@ -279,9 +290,10 @@ def _account(row: AccountRow) -> AccountInfo:
     return AccountInfo(row.id, row.name, row.billing_mode, row.created_at)
 
 
-def _key(row: KeyRow) -> KeyInfo:
-    # the service's view has the repo row's fields (never a hash), plus status helpers
-    return KeyInfo(**{f.name: getattr(row, f.name) for f in fields(KeyInfo)})
+def _key(row: KeyRow, tier: str = "") -> KeyInfo:
+    # the service's view has the repo row's fields (never a hash), its tier, and status helpers
+    values = {f.name: getattr(row, f.name) for f in fields(KeyInfo) if f.name != "tier"}
+    return KeyInfo(**values, tier=tier)
 
 
 __all__ = [

@@ -9,13 +9,14 @@ import orjson
 import typer
 
 from tokenward.auth import service
+from tokenward.auth.tiers import check_tier
 from tokenward.cli.output import ConfigOption, FormatOption, OutputFormat, render, settings_for
 from tokenward.cli.usage import parse_utc
 from tokenward.clock import SystemClock
 from tokenward.limits import set_limits, validate_limits
 from tokenward.storage import migrated_store
 
-COLUMNS = ("id", "account", "name", "prefix", "role", "status", "created_at", "expires_at")
+COLUMNS = ("id", "account", "name", "prefix", "role", "tier", "status", "created_at", "expires_at")
 
 
 class KeyRole(StrEnum):
@@ -41,6 +42,9 @@ def register(app: typer.Typer) -> None:
         concurrency: int | None = typer.Option(
             None, "--concurrency", help="Requests in flight at once."
         ),
+        tier: str = typer.Option(
+            "", "--tier", help="Capacity-pool priority tier, one of [limits] tiers."
+        ),
         fmt: OutputFormat = FormatOption,
         config: Path | None = ConfigOption,
     ) -> None:
@@ -50,10 +54,18 @@ def register(app: typer.Typer) -> None:
         if limited:  # checked first, so bad limits never leave a key behind
             validate_limits(rpm=rpm, tpm=tpm, concurrency=concurrency)
         settings = settings_for(config)
+        check_tier(tier, settings.limits.tiers)
         clock = SystemClock()
         with migrated_store(settings.database) as store:
             info, plaintext = service.create_key(
-                store, account, name, expires_at, role.value, clock=clock
+                store,
+                account,
+                name,
+                expires_at,
+                role.value,
+                clock=clock,
+                tier=tier,
+                tiers=settings.limits.tiers,
             )
             if limited:
                 set_limits(
@@ -64,6 +76,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"Created key {info.id} ({info.name}) for account {info.account_name}:")
             typer.echo(f"  {plaintext}")
             typer.echo("Store it now: it is not shown again.")
+            if info.tier:
+                typer.echo(f"Tier: {info.tier}")
             if limited:
                 typer.echo("Limits: " + ", ".join(f"{k} {v}" for k, v in limits.items() if v))
             return
@@ -74,6 +88,7 @@ def register(app: typer.Typer) -> None:
             "account": info.account_name,
             "name": info.name,
             "role": info.role,
+            "tier": info.tier,
             "expires_at": info.expires_at,
             **(limits if limited else {}),
         }

@@ -6,13 +6,17 @@ and sits on the hot path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.metrics import MetricWrapperBase
 
 from tokenward.ledger.model import UsageEvent
+
+if TYPE_CHECKING:
+    from tokenward.limits.pools import PoolStats
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -38,9 +42,39 @@ class _LimiterHealth:
         )
 
 
+class _PoolGauges:
+    """Capacity pools' utilisation, slots in use and queue depth, read at scrape time."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Iterable[PoolStats]] = list
+
+    def collect(self) -> Iterator[Metric]:
+        in_use = GaugeMetricFamily(
+            "tokenward_pool_in_use", "Upstream attempts holding a pool slot.", labels=["pool"]
+        )
+        utilisation = GaugeMetricFamily(
+            "tokenward_pool_utilisation",
+            "Busier of a pool's caps, 0..1 (slots in use / max_concurrency, tokens/s spent).",
+            labels=["pool"],
+        )
+        depth = GaugeMetricFamily(
+            "tokenward_pool_queue_depth",
+            "Requests waiting for a pool slot, by tier.",
+            labels=["pool", "tier"],
+        )
+        for stats in self.source():
+            in_use.add_metric([stats.name], stats.in_use)
+            utilisation.add_metric([stats.name], stats.utilisation)
+            for tier, queued in stats.queued.items():
+                depth.add_metric([stats.name, tier], queued)
+        yield in_use
+        yield utilisation
+        yield depth
+
+
 class Metrics:
     """The gateway's collectors: requests, tokens by category, latency, upstream errors,
-    limiter decisions and store health."""
+    limiter decisions and store health, capacity pools."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -105,6 +139,22 @@ class Metrics:
             ("type", "action", "direction"),
             registry=self.registry,
         )
+        self.pool_waits = Histogram(
+            "tokenward_pool_wait_seconds",
+            "Time a request waited for a capacity pool slot (0 when served at once), by tier.",
+            ("pool", "tier"),
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.pool_sheds = Counter(
+            "tokenward_pool_sheds",
+            "Requests a saturated pool answered 429, by tier and reason "
+            "(queue_full, evicted, timeout, no_wait).",
+            ("pool", "tier", "reason"),
+            registry=self.registry,
+        )
+        self._pool_gauges = _PoolGauges()
+        self.registry.register(self._pool_gauges)
         self._children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
 
     def _child(self, metric: MetricWrapperBase, *labels: str) -> MetricWrapperBase:
@@ -147,6 +197,16 @@ class Metrics:
         """Export the limiter's store health, read at scrape time."""
         self._limiter_health.store_errors = store_errors
         self._limiter_health.available = available
+
+    def observe_pool_wait(self, pool: str, tier: str, seconds: float) -> None:
+        self._child(self.pool_waits, pool, tier).observe(seconds)  # type: ignore[attr-defined]
+
+    def observe_pool_shed(self, pool: str, tier: str, reason: str) -> None:
+        self._child(self.pool_sheds, pool, tier, reason).inc()  # type: ignore[attr-defined]
+
+    def watch_pools(self, source: Callable[[], Iterable[PoolStats]]) -> None:
+        """Export the capacity pools' gauges, read at scrape time."""
+        self._pool_gauges.source = source
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -6,6 +6,12 @@ withholds the usage-only chunk from a client that did not ask for it. The last b
 (`[DONE]`, or Anthropic's `message_stop`) are sent only after the usage event is
 committed.
 
+Capacity pools: each attempt takes a slot of its deployment's pool (when it has one)
+before the upstream call, waiting by the request's tier or shed with a 429, and gives
+it back when the attempt ends: the reply received, the error, or the stream's end
+(drained or aborted). The tier is the key's, else `ctx.tier` (the plan's), else the
+default one.
+
 Attempts: a failed upstream call is retried on the next deployment of the plan with
 backoff, but only before anything reached the client: a stream is never retried once
 its first byte is out. Only the final outcome is settled, so a retry never adds a
@@ -30,6 +36,7 @@ from tokenward.clock import Clock
 from tokenward.config.schema import ServerSettings
 from tokenward.errors import UpstreamError
 from tokenward.ledger.model import EventStatus
+from tokenward.limits.pools import CapacityPools, PoolSlot
 from tokenward.metering import ZERO_USAGE, Usage, estimate_usage
 from tokenward.observability.metrics import Metrics
 from tokenward.providers.base import UpstreamCall, UpstreamStream
@@ -111,6 +118,7 @@ class Relay:
         server: ServerSettings,
         router: Router,
         backoff: Backoff,
+        pools: CapacityPools | None = None,
     ) -> None:
         self._settler = settler
         self._metrics = metrics
@@ -118,6 +126,31 @@ class Relay:
         self._server = server
         self._router = router
         self._backoff = backoff
+        self._pools = pools or CapacityPools()
+
+    async def _slot(
+        self,
+        ctx: RequestContext,
+        deployment: Deployment,
+        call: UpstreamCall,
+        prompt: Callable[[], int],
+    ) -> PoolSlot | None:
+        """A slot of the deployment's pool (None: it has none); raises 429 when shed."""
+        pool = self._pools.get(deployment.name)
+        if pool is None:
+            return None
+        tokens = 0
+        if pool.spec.tokens_per_second is not None:
+            body = call.body
+            output = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+            choices = body.get("n") or 1
+            if isinstance(output, int) and isinstance(choices, int):
+                tokens = prompt() + output * choices
+            else:
+                tokens = prompt()
+        principal = ctx.principal
+        tier = principal.tier if principal is not None and principal.tier else ctx.tier
+        return await pool.acquire(tier, tokens)
 
     async def _attempt(
         self,
@@ -126,13 +159,21 @@ class Relay:
         make_call: CallFactory,
         operation: Callable[[Deployment, UpstreamCall], Awaitable[T]],
         stream: bool,
-    ) -> T:
-        """Try the plan's deployments in turn; settle and raise only the final failure."""
+        prompt: Callable[[], int],
+    ) -> tuple[T, PoolSlot | None]:
+        """Try the plan's deployments in turn; settle and raise only the final failure.
+
+        Returns the result with the pool slot the caller must release when the
+        attempt ends (a stream holds it until its last byte)."""
         for index, deployment in enumerate(plan):
             ctx.deployment, ctx.attempts = deployment, index + 1
+            call = make_call(deployment)
+            slot = await self._slot(ctx, deployment, call, prompt)
             try:
-                result = await operation(deployment, make_call(deployment))
+                result = await operation(deployment, call)
             except UpstreamError as exc:
+                if slot is not None:
+                    slot.release(0)
                 self._router.failed(deployment)
                 self._metrics.observe_upstream_error(deployment.name, exc.code)
                 if not exc.retryable or index == len(plan) - 1:
@@ -145,9 +186,13 @@ class Relay:
                     )
                     raise
                 await asyncio.sleep(self._backoff.delay(index))
+            except BaseException:
+                if slot is not None:
+                    slot.release(0)
+                raise
             else:
                 self._router.succeeded(deployment)
-                return result
+                return result, slot
         raise RuntimeError("an attempt plan is never empty")
 
     async def complete(
@@ -160,13 +205,24 @@ class Relay:
         prompt_estimate: Callable[[], int],
     ) -> None:
         """Non-stream: the response is sent only after its usage event is committed."""
-        reply = await self._attempt(
-            ctx, plan, make_call, lambda d, call: d.provider.complete(call), stream=False
+        reply, slot = await self._attempt(
+            ctx,
+            plan,
+            make_call,
+            lambda d, call: d.provider.complete(call),
+            stream=False,
+            prompt=prompt_estimate,
         )
         assert ctx.deployment is not None
-        usage = ctx.deployment.provider.parse_usage(reply.payload.get("usage")) or estimate_usage(
-            prompt_tokens=prompt_estimate(), output_text=_reply_text(reply.payload)
-        )
+        parsed: Usage | None = None
+        try:
+            parsed = ctx.deployment.provider.parse_usage(reply.payload.get("usage"))
+            usage = parsed or estimate_usage(
+                prompt_tokens=prompt_estimate(), output_text=_reply_text(reply.payload)
+            )
+        finally:  # the upstream is done with this request: its slot frees now
+            if slot is not None:
+                slot.release(None if parsed is None else parsed.total_tokens)
         await self._settler.settle(
             ctx, usage=usage, status=EventStatus.OK, http_status=200, stream=False
         )
@@ -185,18 +241,27 @@ class Relay:
         prompt_estimate: Callable[[], int],
     ) -> None:
         """SSE relay with exact metering and the configured disconnect policy."""
-        upstream = await self._attempt(
-            ctx, plan, make_call, lambda d, call: d.provider.open_stream(call), stream=True
+        upstream, slot = await self._attempt(
+            ctx,
+            plan,
+            make_call,
+            lambda d, call: d.provider.open_stream(call),
+            stream=True,
+            prompt=prompt_estimate,
         )
-        await sink.start(200, [*SSE_HEADERS, *ctx.response_headers])
-        abort_on_gone = self._server.on_client_disconnect == "abort"
-        watcher = asyncio.ensure_future(self._close_when_gone(sink, upstream, abort_on_gone))
         tally = _StreamTally()
         try:
-            await self._pump(ctx, upstream, sink, tally, shaper, abort_on_gone)
-        finally:
-            watcher.cancel()
-            await upstream.aclose()
+            await sink.start(200, [*SSE_HEADERS, *ctx.response_headers])
+            abort_on_gone = self._server.on_client_disconnect == "abort"
+            watcher = asyncio.ensure_future(self._close_when_gone(sink, upstream, abort_on_gone))
+            try:
+                await self._pump(ctx, upstream, sink, tally, shaper, abort_on_gone)
+            finally:
+                watcher.cancel()
+                await upstream.aclose()
+        finally:  # drained, aborted or failed: the upstream stream is over
+            if slot is not None:
+                slot.release(tally.usage.total_tokens if tally.usage is not None else None)
         await self._finish_stream(ctx, sink, tally, shaper, prompt_estimate)
 
     async def _close_when_gone(
