@@ -8,7 +8,6 @@ binaries missing a test that needs them is skipped loudly, or fails when CI=true
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import socket
@@ -25,6 +24,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from tests.helpers.postgres import pg_bindir, private_postgres
 from tokenward.config.schema import DatabaseSettings
 from tokenward.storage import Store, migrate
 
@@ -46,25 +46,6 @@ def _missing(what: str) -> NoReturn:
     pytest.skip("!!! " + message)
 
 
-def _pg_bindir() -> Path | None:
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).resolve().parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
-    return Path(candidates[0]).parent if candidates else None
-
-
-def _as_pg_user() -> list[str]:
-    """initdb and postgres refuse to run as root: run them as the postgres OS user."""
-    return ["runuser", "-u", PG_SUPERUSER, "--"] if os.geteuid() == 0 else []
-
-
-def _run(cmd: list[str]) -> None:
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """URL of a PostgreSQL server for the session (superuser, database "postgres")."""
@@ -72,56 +53,36 @@ def postgres_url() -> Iterator[str]:
     if external:
         yield external
         return
-    bindir = _pg_bindir()
-    if bindir is None:
+    if pg_bindir() is None:
         _missing("PostgreSQL (initdb, pg_ctl)")
-    work = Path(tempfile.mkdtemp(prefix="tokenward-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(work, PG_SUPERUSER, PG_SUPERUSER)
-    data, port = work / "data", free_port()
-    sudo = _as_pg_user()
-    _run(
-        [
-            *sudo,
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            PG_SUPERUSER,
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ]
-    )
-    options = (
-        f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c max_connections=300 "
-        "-c fsync=off -c full_page_writes=off -c synchronous_commit=off"
-    )
-    pg_ctl = [*sudo, str(bindir / "pg_ctl"), "-D", str(data)]
-    _run([*pg_ctl, "-l", str(work / "postgres.log"), "-o", options, "-w", "-t", "60", "start"])
-    try:
-        yield f"postgresql://{PG_SUPERUSER}@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True, check=False)
-        shutil.rmtree(work, ignore_errors=True)
+    with private_postgres("-c max_connections=300") as url:
+        yield url
 
 
-@pytest.fixture
-def postgres_database_url(postgres_url: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+def _new_postgres_database(postgres_url: str, template: str | None = None) -> Iterator[str]:
+    """CREATE DATABASE (from `template` if given), yield its URL, DROP it afterwards."""
     name = f"tw_test_{uuid.uuid4().hex[:16]}"
     admin = make_url(postgres_url).set(drivername="postgresql")
     conninfo = admin.render_as_string(hide_password=False)
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        create = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(template)
+        )
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(create)
     try:
         yield admin.set(database=name).render_as_string(hide_password=False)
     finally:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
             conn.execute(drop.format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def postgres_database_url(postgres_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    yield from _new_postgres_database(postgres_url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -133,11 +94,46 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+def _migrated(url: str) -> None:
+    opened = Store.connect(DatabaseSettings(url=url))
+    try:
+        migrate(opened)
+    finally:
+        opened.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for every test (migrating each time costs more)."""
+    path = tmp_path_factory.mktemp("template") / "ledger.db"
+    _migrated(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_url: str) -> Iterator[str]:
+    """A migrated PostgreSQL database that per-test databases are created from."""
+    for url in _new_postgres_database(postgres_url):
+        _migrated(url)
+        yield make_url(url).database or ""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database already at the latest migration: a copy of a template."""
+    if request.param == "sqlite":
+        target = tmp_path / "ledger.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        yield f"sqlite:///{target}"
+        return
+    template: str = request.getfixturevalue("postgres_template")
+    yield from _new_postgres_database(request.getfixturevalue("postgres_url"), template)
+
+
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
+def store(migrated_database_url: str) -> Iterator[Store]:
     """A migrated `Store` on a fresh database, for each of SQLite and PostgreSQL."""
-    opened = Store.connect(DatabaseSettings(url=database_url))
-    migrate(opened)
+    opened = Store.connect(DatabaseSettings(url=migrated_database_url))
     try:
         yield opened
     finally:

@@ -18,7 +18,9 @@ from tokenward.clock import Clock, SystemClock
 from tokenward.config.schema import Settings
 from tokenward.errors import LimiterUnavailable
 from tokenward.guard import Scanner
+from tokenward.jobs import Periodic, Upkeep
 from tokenward.ledger import EventWriter
+from tokenward.ledger.credits import post_usage_charges, sweep_expired
 from tokenward.limits import (
     Admission,
     FailClosed,
@@ -30,10 +32,17 @@ from tokenward.limits import (
     ResilientLimiter,
     RuleCache,
 )
+from tokenward.limits.pools import build_pools
 from tokenward.observability import Metrics
+from tokenward.plans.cache import EntitlementCache
+from tokenward.plans.quota import QuotaEngine
+from tokenward.plans.subscriptions import promote_waitlist, renew_due
+from tokenward.pricing.catalog import CatalogCache
+from tokenward.pricing.service import ensure_default_book
 from tokenward.providers.base import Provider
 from tokenward.providers.registry import build_providers
 from tokenward.proxy import Pipeline, Relay, RequestIds
+from tokenward.proxy.charging import ChargeStage, TtlCache, billing_mode_loader
 from tokenward.proxy.guarding import GuardReporter, GuardStage
 from tokenward.proxy.settle import Settler
 from tokenward.routing import ExponentialJitterBackoff, Router
@@ -59,6 +68,7 @@ class Services:
     request_ids: RequestIds
     guard_reporter: GuardReporter
     scanner: Scanner
+    upkeep: Upkeep
 
     @classmethod
     async def start(cls, settings: Settings, clock: Clock | None = None) -> Services:
@@ -67,7 +77,7 @@ class Services:
         store = await asyncio.to_thread(Store.connect, settings.database)
         await asyncio.to_thread(migrate, store)
         # 2. the group-commit writer for usage events
-        writer = EventWriter(store, settings.database.batch_max)
+        writer = EventWriter(store, settings.database.batch_max, post_usage_charges)
         writer.start()
         metrics = Metrics()
         # 3. one pooled HTTP client shared by every upstream
@@ -100,15 +110,42 @@ class Services:
         audit = AuditLog(store, clock, secret_check=GuardSecretCheck(scanner))
         guard_reporter = GuardReporter(metrics, audit)
         guard = GuardStage(settings.guard, scanner, guard_reporter)
-        settler = Settler(writer, metrics, clock, admission)
-        relay = Relay(settler, metrics, clock, settings.server, router, backoff)
+        # 5b. the money path: prices, plans and their quotas, credit holds
+        await asyncio.to_thread(ensure_default_book, store, clock)
+        billing = settings.billing
+        catalog = CatalogCache(store, clock, ttl_s=billing.cache_ttl_s)
+        await catalog.get()
+        charging = ChargeStage(
+            store=store,
+            clock=clock,
+            settings=billing,
+            catalog=catalog,
+            entitlements=EntitlementCache(store, clock, ttl_s=billing.cache_ttl_s),
+            quotas=QuotaEngine(limiter),
+            billing_modes=TtlCache(billing_mode_loader(store), clock, billing.cache_ttl_s),
+        )
+        upkeep = Upkeep(
+            store,
+            clock,
+            [
+                Periodic("sweep-credit-holds", sweep_expired, billing.sweep_interval_s),
+                Periodic("renew-subscriptions", renew_due, 60.0),
+                Periodic("promote-waitlists", promote_waitlist, 60.0),
+            ],
+        )
+        upkeep.start()
+        settler = Settler(writer, metrics, clock, admission, catalog=catalog, charging=charging)
+        pools = build_pools(settings, clock, metrics)
+        relay = Relay(settler, metrics, clock, settings.server, router, backoff, pools)
         pipeline = Pipeline(
             authenticator=authenticator,
             router=router,
             relay=relay,
             admission=admission,
             guard=guard,
+            charging=charging,
             server=settings.server,
+            default_output_tokens=settings.limits.default_output_tokens,
         )
         return cls(
             settings,
@@ -124,6 +161,7 @@ class Services:
             RequestIds(),
             guard_reporter,
             scanner,
+            upkeep,
         )
 
     async def aclose(self) -> None:
@@ -132,6 +170,7 @@ class Services:
         for provider in self.providers.values():
             await provider.aclose()
         await self.session.close()
+        await self.upkeep.aclose()
         await self.limiter.aclose()
         await self.guard_reporter.aclose()
         await self.writer.aclose()

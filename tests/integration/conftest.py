@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,30 @@ def make_gateway(
     }
     full_env.pop("TOKENWARD_CONFIG", None)
     return Gateway(home=home, config=config, port=free_port(), env=full_env)
+
+
+@contextmanager
+def redis_replicas(
+    tmp_path: Path, simulator: Simulator, redis_url: str, **env: str
+) -> Iterator[tuple[Gateway, Gateway]]:
+    """Two running gateways sharing one Redis (limits) and one SQLite database."""
+    first = make_gateway(
+        tmp_path,
+        simulator,
+        TOKENWARD_REDIS_URL=redis_url,
+        # a burst of 200 on a 2-core box queues limiter calls: a roomy deadline keeps
+        # them enforced (the 50 ms default is about outages, tested on their own)
+        TOKENWARD_LIMITS__REDIS_TIMEOUT_MS="3000",
+        **env,
+    )
+    second = Gateway(home=first.home, config=first.config, port=free_port(), env=first.env)
+    first.start()
+    second.start()
+    try:
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
 
 
 @pytest.fixture(scope="module")

@@ -30,17 +30,31 @@ def test_admin_creates_an_account_and_a_key_that_works(admin: httpx.Client) -> N
     assert [k["prefix"] for k in listed] == [key.json()["prefix"]]
     assert all("key" not in k and "hash" not in str(k) for k in listed)
 
-    chat = httpx.post(
-        f"{admin.base_url}/v1/chat/completions",
-        json={"model": "sim-small", "messages": [{"role": "user", "content": "hi"}]},
-        headers={"Authorization": f"Bearer {plaintext}"},
-        timeout=30,
+    def chat() -> httpx.Response:
+        return httpx.post(
+            f"{admin.base_url}/v1/chat/completions",
+            json={"model": "sim-small", "messages": [{"role": "user", "content": "hi"}]},
+            headers={"Authorization": f"Bearer {plaintext}"},
+            timeout=30,
+        )
+
+    broke = chat()  # prepaid with no credit: refused before the upstream, in dialect
+    assert broke.status_code == 402
+    assert "insufficient credit" in broke.json()["error"]["message"]
+    granted = admin.post(
+        "/admin/credits/grant", json={"account": "via-http", "amount": "5.00", "currency": "USD"}
     )
-    assert chat.status_code == 200
+    assert granted.status_code == 201
+    paid = chat()
+    assert paid.status_code == 200
     usage = admin.get("/admin/usage", params={"account": "via-http", "by": "model"}).json()
     assert usage[0]["model"] == "sim-small" and usage[0]["requests"] == 1
-    assert usage[0]["input_tokens"] == chat.json()["usage"]["prompt_tokens"]
+    assert usage[0]["input_tokens"] == paid.json()["usage"]["prompt_tokens"]
 
+    # no tiers are configured here, so any tier is unknown: refused, no key made
+    tiered = admin.post("/admin/keys", json={"account": "via-http", "tier": "gold"})
+    assert tiered.status_code == 400 and "tier" in tiered.json()["error"]["message"]
+    assert len(admin.get("/admin/keys", params={"account": "via-http"}).json()) == 1
     revoked = admin.post(f"/admin/keys/{key.json()['id']}/revoke")
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
 

@@ -17,9 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers.processes import free_port
 from tests.helpers.redis_server import RedisServer, private_redis_server
-from tests.integration.conftest import ADMIN_KEY, Gateway, Simulator, make_gateway
+from tests.integration.conftest import ADMIN_KEY, Gateway, Simulator, make_gateway, redis_replicas
 from tokenward.metering import estimate_prompt_tokens
 
 pytestmark = pytest.mark.slow
@@ -120,22 +119,8 @@ def replicas(
     tmp_path_factory: pytest.TempPathFactory, simulator: Simulator, redis_url: str
 ) -> Iterator[tuple[Gateway, Gateway]]:
     """Two gateways sharing one Redis and one SQLite database."""
-    first = make_gateway(
-        tmp_path_factory.mktemp("replicas"),
-        simulator,
-        TOKENWARD_REDIS_URL=redis_url,
-        # a burst of 200 on a 2-core box queues limiter calls: a roomy deadline keeps
-        # them enforced (the 50 ms default is about outages, tested below)
-        TOKENWARD_LIMITS__REDIS_TIMEOUT_MS="3000",
-    )
-    second = Gateway(home=first.home, config=first.config, port=free_port(), env=first.env)
-    first.start()
-    second.start()
-    try:
-        yield first, second
-    finally:
-        first.stop()
-        second.stop()
+    with redis_replicas(tmp_path_factory.mktemp("replicas"), simulator, redis_url) as pair:
+        yield pair
 
 
 def test_two_replicas_admit_exactly_the_requests_per_minute(

@@ -138,3 +138,22 @@ async def test_the_cache_keeps_its_rules_when_the_store_fails(
 def test_the_cache_ttl_is_at_most_a_second(store: Store, clock: FakeClock) -> None:
     with pytest.raises(ValueError, match="TTL"):
         RuleCache(store, LimitsSettings(), clock, ttl_s=2)
+
+
+async def test_plan_rules_give_each_subscriber_their_own_counters(
+    store: Store, clock: FakeClock
+) -> None:
+    set_limits(store, plan="pro", rpm=60, clock=clock)
+    set_limits(store, plan="pro", model="sim-large", tpm=1000, models=MODELS, clock=clock)
+    book = await RuleCache(store, LimitsSettings(), clock, ttl_s=0.5).book()
+    alice = Principal("acc_alice", "alice", "key_a", "ci", "user")
+    bob = Principal("acc_bob", "bob", "key_b", "ci", "user")
+    assert book.specs_for(alice, "sim-small") == ()  # no plan: plan rules do not apply
+    mine = book.specs_for(alice, "sim-large", "pro")
+    assert {(s.scope, s.scope_id, s.metric, s.limit) for s in mine} == {
+        ("plan", "pro/acc_alice", "requests", 60),
+        ("plan", "pro/acc_alice@sim-large", "tokens", 1000),
+    }
+    theirs = book.specs_for(bob, "sim-small", "pro")
+    assert [s.scope_id for s in theirs] == ["pro/acc_bob"]
+    assert book.specs_for(bob, "sim-small", "basic") == ()

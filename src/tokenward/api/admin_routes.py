@@ -145,6 +145,8 @@ def build_admin_routes(services: Services) -> list[Route]:
             _str(body, "role", "user"),
             clock=clock,
             actor=request.state.actor,
+            tier=_opt_str(body, "tier") or "",
+            tiers=services.settings.limits.tiers,
         )
         created = {**info.as_dict(clock.now()), "key": plaintext}
         if limited:

@@ -10,7 +10,23 @@ import sys
 
 import typer
 
-from tokenward.cli import accounts, audit, guard, init, keys, limits, serve, simulate, usage
+from tokenward.cli import (
+    accounts,
+    audit,
+    credits,
+    guard,
+    init,
+    invoice,
+    keys,
+    ledger,
+    limits,
+    plans,
+    prices,
+    reconcile,
+    serve,
+    simulate,
+    usage,
+)
 from tokenward.cli.output import run_cli
 
 app = typer.Typer(
@@ -21,7 +37,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (serve, init, simulate, accounts, keys, limits, usage, guard, audit):
+for module in (
+    serve,
+    init,
+    simulate,
+    accounts,
+    keys,
+    limits,
+    plans,
+    prices,
+    credits,
+    ledger,
+    usage,
+    guard,
+    audit,
+    invoice,
+    reconcile,
+):
     module.register(app)
 
 

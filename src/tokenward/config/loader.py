@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tokenward.config.schema import (
+    BillingSettings,
     DatabaseSettings,
     GuardSettings,
     LimitsSettings,
@@ -43,6 +44,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "simulator": SimulatorSettings,
     "routing": RoutingSettings,
     "limits": LimitsSettings,
+    "billing": BillingSettings,
 }
 _TOP_LEVEL = ("home", "database_url", "redis_url", "admin_key")
 
@@ -130,6 +132,7 @@ def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Se
         routing=_section(RoutingSettings, dict(raw.get("routing") or {}), "routing"),
         guard=_guard(dict(raw.get("guard") or {}), env),
         limits=_section(LimitsSettings, dict(raw.get("limits") or {}), "limits"),
+        billing=_section(BillingSettings, dict(raw.get("billing") or {}), "billing"),
         redis_url=_optional_str(raw.get("redis_url")),
         admin_key=_optional_str(raw.get("admin_key")),
         config_path=path,

@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tokenward.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tokenward.limits.tiers import TierPolicy
 
 DisconnectPolicy = Literal["drain", "abort"]
 StoreErrorPolicy = Literal["fail_open", "fail_closed"]
@@ -191,10 +194,20 @@ class ModelSettings:
     timeout_s: float | None = None
     #: other public names for this model
     aliases: tuple[str, ...] = ()
+    #: capacity pool of this deployment (unset: none): upstream attempts in flight at
+    #: once, and tokens per second; per gateway process (see limits/pools.py)
+    max_concurrency: int | None = None
+    tokens_per_second: int | None = None
 
     def __post_init__(self) -> None:
         _require(self.weight > 0, f"model {self.name}: weight must be > 0")
         _require(self.timeout_s is None or self.timeout_s > 0, f"model {self.name}: timeout_s > 0")
+        for cap in ("max_concurrency", "tokens_per_second"):
+            value = getattr(self, cap)
+            _require(
+                value is None or value >= 1,
+                f"model {self.name}: {cap} must be >= 1 (leave it unset for no pool), got {value}",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +256,15 @@ class LimitsSettings:
     default_key_tpm: int | None = None
     default_key_tpd: int | None = None
     default_key_concurrency: int | None = None
+    #: priority tiers of the capacity pools, highest first (none: one tier for all)
+    tiers: tuple[str, ...] = ()
+    #: tier of a request whose key and plan name none ('': the lowest tier)
+    default_tier: str = ""
+    #: how long a request may queue for a saturated pool, and per tier (TOML table)
+    pool_max_wait_s: float = 5.0
+    tier_max_wait_s: Mapping[str, float] = field(default_factory=dict)
+    #: waiters per pool; a full queue sheds the lowest tier first
+    pool_max_queue: int = 256
 
     def __post_init__(self) -> None:
         _require(
@@ -262,6 +284,62 @@ class LimitsSettings:
                 value is None or value >= 1,
                 f"limits.default_key_{name} must be >= 1 (leave it unset for no limit)",
             )
+        self.tier_policy()  # unknown tier, bad wait or queue size: a ConfigError now
+
+    def tier_policy(self) -> TierPolicy:
+        """The capacity pools' tiers and waits, validated."""
+        from tokenward.limits.tiers import TierPolicy
+
+        try:
+            return TierPolicy.build(
+                self.tiers,
+                self.default_tier,
+                self.pool_max_wait_s,
+                self.tier_max_wait_s,
+                self.pool_max_queue,
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"limits: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class BillingSettings:
+    """The money path at request time: credit reservations of prepaid accounts.
+
+    Amounts are decimal strings (a TOML float would not be exact), in the currency
+    of the price book that prices the request.
+    """
+
+    #: how far a prepaid balance may go below zero through reservations (default: not at all)
+    overdraft: str = "0"
+    #: a credit hold expires (and is released by the sweeper) after this, if never settled
+    reservation_lease_s: float = 600.0
+    #: how often expired holds are swept
+    sweep_interval_s: float = 5.0
+    #: what a prepaid account's request for a model with no price holds: "" refuses it
+    #: (402), an amount reserves that much (in `unpriced_currency`) and settles 0
+    unpriced_reservation: str = ""
+    unpriced_currency: str = "USD"
+    #: how long account billing modes and plan entitlements are cached per process
+    cache_ttl_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        from tokenward.errors import InvalidRequest
+        from tokenward.money import check_currency, parse_amount
+
+        try:
+            parse_amount(self.overdraft, "billing.overdraft")
+            if self.unpriced_reservation:
+                parse_amount(self.unpriced_reservation, "billing.unpriced_reservation")
+            check_currency(self.unpriced_currency, "billing.unpriced_currency")
+        except InvalidRequest as exc:
+            raise ConfigError(str(exc)) from None
+        _require(
+            10 <= self.reservation_lease_s <= 86_400,
+            "billing.reservation_lease_s must be in [10, 86400]",
+        )
+        _require(0.1 <= self.sweep_interval_s <= 3600, "billing.sweep_interval_s in [0.1, 3600]")
+        _require(0 < self.cache_ttl_s <= 60, "billing.cache_ttl_s must be in (0, 60]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +373,7 @@ class Settings:
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     guard: GuardSettings = field(default_factory=GuardSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
+    billing: BillingSettings = field(default_factory=BillingSettings)
     redis_url: str | None = None
     admin_key: str | None = field(default=None, repr=False)
     config_path: Path | None = None
@@ -321,6 +400,7 @@ class Settings:
 
 __all__ = [
     "SIMULATOR_MODELS",
+    "BillingSettings",
     "DatabaseSettings",
     "DisconnectPolicy",
     "GuardSettings",

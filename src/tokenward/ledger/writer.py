@@ -20,11 +20,15 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tokenward.errors import StoreError
 from tokenward.ledger.model import UsageEvent
 from tokenward.storage.db import Store, describe
-from tokenward.storage.repos.event_sink import EventSink
+from tokenward.storage.repos.event_sink import EventSink, PostCharges
+
+if TYPE_CHECKING:
+    from tokenward.ledger.credits import UsageCharge
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,7 @@ class WriterStats:
     failed_batches: int = 0
 
 
-_Pending = tuple[UsageEvent, "asyncio.Future[RecordOutcome]"]
+_Pending = tuple[UsageEvent, "UsageCharge | None", "asyncio.Future[RecordOutcome]"]
 
 
 class EventWriter:
@@ -59,7 +63,9 @@ class EventWriter:
     >>> await writer.aclose()               # flushes what is queued, then stops
     """
 
-    def __init__(self, store: Store, batch_max: int = 512) -> None:
+    def __init__(
+        self, store: Store, batch_max: int = 512, post_charges: PostCharges | None = None
+    ) -> None:
         if batch_max < 1:
             raise ValueError("batch_max must be >= 1")
         self._store = store
@@ -68,7 +74,7 @@ class EventWriter:
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._closing = False
-        self._sink = EventSink(store)
+        self._sink = EventSink(store, post_charges)
         self.stats = WriterStats()
 
     @property
@@ -83,8 +89,11 @@ class EventWriter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenward-ledger")
         self._task = asyncio.get_running_loop().create_task(self._run(), name="event-writer")
 
-    async def record(self, event: UsageEvent) -> RecordOutcome:
+    async def record(self, event: UsageEvent, charge: UsageCharge | None = None) -> RecordOutcome:
         """Queue `event` and wait until the transaction holding it has committed.
+
+        `charge` is the ledger posting of the event's cost; it is written in the same
+        transaction, and only if the event is new (a replay posts nothing).
 
         Raises `StoreError` when the writer is not running or the store failed; then the
         event was almost surely not written, and recording it again is safe (idempotent).
@@ -93,7 +102,7 @@ class EventWriter:
         if not self.running:
             raise StoreError("the usage event writer is not running")
         future: asyncio.Future[RecordOutcome] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((event, future))
+        self._queue.put_nowait((event, charge, future))
         # shield: a cancelled caller must not cancel the write, only stop waiting for it
         return await asyncio.shield(future)
 
@@ -130,7 +139,7 @@ class EventWriter:
         finally:
             # reached early only if the task is cancelled: nobody may wait forever
             self._closing = True
-            left = [pending for pending in batch if not pending[1].done()]
+            left = [pending for pending in batch if not pending[2].done()]
             while not self._queue.empty():
                 item = self._queue.get_nowait()
                 if item is not None:
@@ -139,9 +148,10 @@ class EventWriter:
                 self._fail(left, StoreError("the usage event writer stopped; retry"))
 
     async def _flush(self, loop: asyncio.AbstractEventLoop, batch: list[_Pending]) -> None:
-        events = [event for event, _ in batch]
+        events = [event for event, _, _ in batch]
+        charges = [charge for _, charge, _ in batch]
         try:
-            outcomes = await loop.run_in_executor(self._executor, self._write, events)
+            outcomes = await loop.run_in_executor(self._executor, self._write, events, charges)
         except StoreError as exc:
             self._fail(batch, exc)
             return
@@ -152,22 +162,24 @@ class EventWriter:
         self.stats.batches += 1
         self.stats.events += len(batch)
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
+        for (_, _, future), outcome in zip(batch, outcomes, strict=True):
             if not future.done():
                 future.set_result(outcome)
 
     def _fail(self, batch: list[_Pending], exc: StoreError) -> None:
         self.stats.failed_batches += 1
         log.error("usage event batch of %d not written: %s", len(batch), exc)
-        for _, future in batch:
+        for _, _, future in batch:
             if not future.done():
                 future.set_exception(exc)
                 # the waiting caller may have gone; do not warn about an unread exception
                 future.exception()
 
-    def _write(self, events: list[UsageEvent]) -> list[RecordOutcome]:
+    def _write(
+        self, events: list[UsageEvent], charges: list[UsageCharge | None]
+    ) -> list[RecordOutcome]:
         """Runs on the writer thread: one transaction, then classify what was blocked."""
-        stored = self._sink.insert_batch(events)
+        stored = self._sink.insert_batch(events, charges)
         outcomes: list[RecordOutcome] = []
         for event, existing in zip(events, stored, strict=True):
             if existing is None:

@@ -175,7 +175,7 @@ class Admission:
         book = await self._rules.book()
         if book.empty:
             return UNLIMITED
-        specs = book.specs_for(principal, model)
+        specs = book.specs_for(principal, model, ctx.plan or None)
         if not specs:
             return UNLIMITED
         amounts: dict[str, int] = {}

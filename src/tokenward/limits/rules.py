@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -214,6 +214,9 @@ class RuleBook:
         for scope, scope_id in targets:
             for rule in self._by_target.get((scope, scope_id), ()):
                 if rule.model in ("", model):
+                    if scope == "plan":
+                        # a plan's limits are each subscriber's own, not shared by all
+                        rule = replace(rule, scope_id=f"{plan}/{principal.account_id}")
                     found.append(rule)
         found += [r for r in self._by_target.get(("model", model), ()) if not r.model]
         if self._has_defaults:

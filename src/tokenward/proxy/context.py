@@ -6,11 +6,15 @@ import itertools
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tokenward.auth import Principal
 from tokenward.limits.model import Reservation
+from tokenward.proxy.charge import Charge
 from tokenward.routing import Deployment
+
+if TYPE_CHECKING:
+    from tokenward.plans.cache import Entitlement
 
 
 class ClientSink(Protocol):
@@ -49,6 +53,11 @@ class RequestContext:
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     #: priority tier for capacity pools ('' = the default tier)
     tier: str = ""
+    #: the caller's plan subscription ('' / None: none), known before the limits
+    plan: str = ""
+    entitlement: Entitlement | None = None
+    #: who pays and what the money path holds until settle (None: not decided yet)
+    charge: Charge | None = None
 
 
 class RequestIds:

@@ -1,11 +1,15 @@
 """The one place the stage order of a request lives (SPEC section 2).
 
-    auth -> validate -> route -> guard.inspect_request -> admit -> provider
-         -> relay (+ guard on the response) -> meter -> rate* -> settle (+ limits
-         true-up) -> audit (guard decisions)
+    auth -> validate -> route -> guard.inspect_request -> admit (limits) -> charge
+         (plan quota, credit hold) -> provider -> relay (+ guard on the response)
+         -> meter -> rate + settle (event and its ledger posting in one transaction;
+         limits and quota true-up) -> audit (guard decisions)
 
-Stages marked * arrive with their issues and slot in here; this module holds no
-business logic of its own, only the order and the hand-over of the typed context.
+This module holds no business logic of its own, only the order and the hand-over
+of the typed context. The charge stage runs after the rate limits, so a request the
+limits refuse never touches the ledger; one the charge stage refuses (402, 403, an
+exhausted quota) gives back its limiter reservation, though its request still counts
+toward requests-per-minute as every admitted request does.
 Admission comes after routing because limits are per configured model (an alias
 counts as its model), and before the upstream call, which `hold` wraps so the
 reservation's lease lives as long as the call and is returned if it fails.
@@ -29,6 +33,7 @@ from tokenward.providers.dialects import (
     parse_messages_request,
 )
 from tokenward.providers.dialects.translate import anthropic_request_to_openai
+from tokenward.proxy.charging import ChargeStage, Estimate
 from tokenward.proxy.context import ClientSink, RequestContext
 from tokenward.proxy.guarding import GuardStage
 from tokenward.proxy.relay import Relay
@@ -47,14 +52,18 @@ class Pipeline:
         relay: Relay,
         admission: Admission,
         guard: GuardStage,
+        charging: ChargeStage,
         server: ServerSettings,
+        default_output_tokens: int,
     ) -> None:
         self._authenticator = authenticator
         self._router = router
         self._relay = relay
         self._admission = admission
         self._guard = guard
+        self._charging = charging
         self._server = server
+        self._default_output = default_output_tokens
 
     async def chat_completions(self, ctx: RequestContext, body: bytes, sink: ClientSink) -> None:
         ctx.principal = await self._authenticator.authenticate(ctx.api_key)
@@ -114,14 +123,21 @@ class Pipeline:
         def prompt_estimate() -> int:
             return estimate_prompt_tokens(messages)
 
+        await self._charging.entitle(ctx, _names(plan[0]))
         await self._admission.admit(ctx, plan[0].model, prompt_estimate, max_output, choices)
+        output = (self._default_output if max_output is None else max_output) * choices
+
+        def estimate() -> Estimate:
+            return Estimate(prompt_estimate(), output)
+
         if stream:
             # always ask upstream for usage: it is the only exact count of a stream
             options = payload.get("stream_options") or {}
             payload = {**payload, "stream_options": {**options, "include_usage": True}}
         make_call = self._calls("chat/completions", payload, ctx)
         relay = self._relay.stream if stream else self._relay.complete
-        async with self._admission.hold(ctx):
+        async with self._admission.hold(ctx), self._charging.hold(ctx):
+            await self._charging.admit(ctx, _names(plan[0]), estimate)
             await relay(ctx, plan, make_call, sink, shaper, prompt_estimate)
 
     async def embeddings(self, ctx: RequestContext, body: bytes, sink: ClientSink) -> None:
@@ -134,8 +150,14 @@ class Pipeline:
             return estimate_embedding_input_tokens(request.payload["input"])
 
         # embeddings produce no output tokens: the reservation is the input alone
+        await self._charging.entitle(ctx, _names(plan[0]))
         await self._admission.admit(ctx, plan[0].model, input_estimate, 0)
-        async with self._admission.hold(ctx):
+
+        def estimate() -> Estimate:
+            return Estimate(input_estimate(), 0)
+
+        async with self._admission.hold(ctx), self._charging.hold(ctx):
+            await self._charging.admit(ctx, _names(plan[0]), estimate)
             await self._relay.complete(
                 ctx,
                 plan,
@@ -163,6 +185,11 @@ class Pipeline:
             )
 
         return make_call
+
+
+def _names(deployment: Deployment) -> tuple[str, str]:
+    """The names a request may be priced and entitled by: configured, then upstream."""
+    return (deployment.model, deployment.upstream_model)
 
 
 __all__ = ["Pipeline"]

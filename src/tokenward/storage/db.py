@@ -106,6 +106,12 @@ class Store:
         self._engine.dispose()
 
 
+def write_lock_options(store: Store) -> dict[str, Any]:
+    """Execution options that make a connection's transactions take SQLite's write
+    lock at BEGIN (BEGIN IMMEDIATE); empty elsewhere."""
+    return {_IMMEDIATE: True} if store.is_sqlite else {}
+
+
 def describe(exc: BaseException) -> str:
     """The first line of a driver error, without SQLAlchemy's SQL echo and help link."""
     orig = getattr(exc, "orig", None)
@@ -165,4 +171,4 @@ def _switch_to_wal(cursor: Any) -> None:
         time.sleep(0.01)
 
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "Store", "describe"]
+__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "Store", "describe", "write_lock_options"]

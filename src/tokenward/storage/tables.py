@@ -80,6 +80,8 @@ api_keys = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=True),
     Column("revoked_at", UtcDateTime, nullable=True),
+    # capacity-pool priority tier ('' = none: the plan's or the configured default)
+    Column("tier", String(32), nullable=False, server_default=""),
     CheckConstraint("role IN ('user', 'admin')", name="role"),
 )
 

@@ -2,8 +2,9 @@
 
 SQLAlchemy's per-statement machinery (compile cache look-up, events, result wrapping)
 costs about ten times what SQLite itself needs to insert and commit one small batch,
-and it runs under the GIL beside the event loop. So the writer keeps one raw DB-API
-connection and reuses SQL text generated once from the `usage_events` Table (still
+and it runs under the GIL beside the event loop. So the writer keeps one connection
+and runs SQL text generated once from the `usage_events` Table on its raw DB-API
+cursor (still
 the single source of the schema); each value passes through its column type's bind
 processor, so rows are stored exactly as SQLAlchemy stores and reads them.
 
@@ -14,26 +15,39 @@ writer raced it (PostgreSQL with several replicas) reads the rows back to classi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from tokenward.errors import StoreError
 from tokenward.ledger.model import UsageEvent
-from tokenward.storage.db import Store, describe
+from tokenward.storage.db import Store, describe, write_lock_options
 from tokenward.storage.repos import usage as usage_repo
 from tokenward.storage.tables import usage_events
+
+if TYPE_CHECKING:
+    from tokenward.ledger.credits import UsageCharge
+
+log = logging.getLogger(__name__)
+
+#: posts the ledger charges of a batch inside its transaction (`ledger.credits`)
+PostCharges = Callable[[Connection, Sequence["UsageCharge"]], None]
 
 
 class EventSink:
     """Inserts batches of usage events in one transaction each, on one connection.
 
-    Not thread-safe: the writer uses it from its single thread only.
+    The same transaction posts the ledger charges of the events it inserted (a
+    replayed event posts nothing), so an event and its money commit or vanish
+    together. Not thread-safe: the writer uses it from its single thread only.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, post_charges: PostCharges | None = None) -> None:
         self._store = store
+        self._post_charges = post_charges
         dialect = store.engine.dialect
         columns = list(usage_events.columns)
         self._names = [column.name for column in columns]
@@ -43,28 +57,34 @@ class EventSink:
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self._row_marks = f"({', '.join([mark] * len(columns))})"
         self._sql_by_size: dict[int, str] = {}
-        self._sqlite = store.is_sqlite
-        self._raw: Any = None
+        self._conn: Connection | None = None
 
-    def insert_batch(self, events: Sequence[UsageEvent]) -> list[UsageEvent | None]:
+    def insert_batch(
+        self,
+        events: Sequence[UsageEvent],
+        charges: Sequence[UsageCharge | None] | None = None,
+    ) -> list[UsageEvent | None]:
         """Per event, in order: None if this call inserted it, else the stored event.
 
-        One multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING request_id, then one
-        COMMIT: the database says exactly which rows were new. Only replays (and copies
-        within the batch) cost a read-back of the rows they collided with.
+        One multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING request_id on the
+        raw DB-API cursor, then the charges of the new rows, then one COMMIT: the
+        database says exactly which rows were new. Only replays (and copies within
+        the batch) cost a read-back of the rows they collided with.
         """
         if not events:
             return []
-        raw = self._connection()
+        conn = self._connection()
         try:
-            cursor = raw.cursor()
-            if self._sqlite:
-                cursor.execute("BEGIN IMMEDIATE")  # the write lock, before anything else
-            params = [value for event in events for value in self._row(event)]
-            cursor.execute(self._insert_sql(len(events)), params)
-            inserted = {row[0] for row in cursor.fetchall()}
-            cursor.close()
-            raw.commit()
+            with conn.begin():  # BEGIN IMMEDIATE on SQLite: the write lock first
+                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                params = [value for event in events for value in self._row(event)]
+                cursor.execute(self._insert_sql(len(events)), params)
+                inserted = {row[0] for row in cursor.fetchall()}
+                cursor.close()
+                if charges and self._post_charges is not None:
+                    due = _due(charges, inserted)
+                    if due:
+                        self._post_charges(conn, due)
         except Exception as exc:
             self._discard()
             raise StoreError(f"database error: {describe(exc)}") from exc
@@ -74,9 +94,9 @@ class EventSink:
 
     def close(self) -> None:
         """Return the connection to the pool."""
-        if self._raw is not None:
-            self._raw.close()
-            self._raw = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def _insert_sql(self, rows: int) -> str:
         """The multi-row insert for `rows` events, built once per batch size."""
@@ -89,26 +109,27 @@ class EventSink:
             )
         return sql
 
-    def _connection(self) -> Any:
-        if self._raw is None:
+    def _connection(self) -> Connection:
+        if self._conn is None:
             if self._store.closed:
                 raise StoreError("the store is closed")
             try:
-                self._raw = self._store.engine.raw_connection()
+                conn = self._store.engine.connect()
             except SQLAlchemyError as exc:
                 raise StoreError(f"database error: {describe(exc)}") from exc
-        return self._raw
+            self._conn = conn.execution_options(**write_lock_options(self._store))
+        return self._conn
 
     def _discard(self) -> None:
         """After a failure the connection may be broken: drop it, reconnect next time."""
-        raw, self._raw = self._raw, None
-        if raw is None:
+        conn, self._conn = self._conn, None
+        if conn is None:
             return
         try:
-            raw.rollback()
-            raw.close()
-        except Exception:  # noqa: BLE001 - already failing; a dead connection is invalidated
-            raw.invalidate()
+            conn.invalidate()
+            conn.close()
+        except Exception:  # already failing; the pool replaces it
+            log.debug("discarding a failed ledger connection", exc_info=True)
 
     def _row(self, event: UsageEvent) -> tuple[Any, ...]:
         values = usage_repo.event_to_row(event)
@@ -135,16 +156,32 @@ class EventSink:
         return results
 
 
+def _due(charges: Sequence[UsageCharge | None], inserted: set[str]) -> list[UsageCharge]:
+    """The charges of events this batch inserted, once per request id."""
+    due: list[UsageCharge] = []
+    for charge in charges:
+        if charge is not None and charge.request_id in inserted:
+            inserted = inserted - {charge.request_id}
+            due.append(charge)
+    return due
+
+
 def _first(events: Sequence[UsageEvent], event: UsageEvent) -> UsageEvent:
     """The copy of `event`'s request id that this batch inserted (read back otherwise)."""
     return next(e for e in events if e.request_id == event.request_id)
 
 
-def insert_batch(store: Store, events: Sequence[UsageEvent]) -> list[UsageEvent | None]:
+def insert_batch(
+    store: Store,
+    events: Sequence[UsageEvent],
+    charges: Sequence[UsageCharge | None] | None = None,
+) -> list[UsageEvent | None]:
     """One-off batch insert (tests, imports); the writer keeps a long-lived `EventSink`."""
-    sink = EventSink(store)
+    from tokenward.ledger.credits import post_usage_charges  # the ledger sits above storage
+
+    sink = EventSink(store, post_usage_charges)
     try:
-        return sink.insert_batch(events)
+        return sink.insert_batch(events, charges)
     finally:
         sink.close()
 
