@@ -1,63 +1,42 @@
-"""The real `tokenward` console script: accounts, keys, usage; exit codes 0 / 1 / 2."""
+"""accounts, keys, usage; exit codes 0 / 1 / 2.
+
+`test_the_console_script` runs the real `tokenward` console script; the rest runs
+the same entry point (`run_cli`) in-process (tests/helpers/cli.py), to stay fast.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.helpers.cli import InProcess, Result, Subprocess, one_line_error, sqlite_url
 from tests.ledger.events import make_event
 from tokenward.config.schema import DatabaseSettings
 from tokenward.storage import migrated_store
 from tokenward.storage.repos.event_sink import insert_batch
 
-TOKENWARD = str(Path(sys.executable).with_name("tokenward"))
-Cli = Callable[..., subprocess.CompletedProcess[str]]
 
-
-def make_cli(tmp_path: Path, database_url: str) -> Cli:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENWARD_")}
-    env.update(TOKENWARD_HOME=str(tmp_path / "home"), TOKENWARD_DATABASE_URL=database_url)
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [TOKENWARD, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
-        )
-
+@pytest.fixture
+def cli(run: InProcess) -> InProcess:
     return run
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'home' / 'tokenward.db'}"
-
-
-@pytest.fixture
-def cli(tmp_path: Path, sqlite_url: str) -> Cli:
-    return make_cli(tmp_path, sqlite_url)
-
-
-def ok_json(result: subprocess.CompletedProcess[str]) -> Any:
+def ok_json(result: Result) -> Any:
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int = 1) -> None:
+def assert_one_line_error(result: Result, code: int = 1) -> None:
     """An operation that failed: one "error: ..." line on stderr, exit 1."""
-    assert result.returncode == code, (result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    one_line_error(result, code)
 
 
-def assert_usage_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+def assert_usage_error(result: Result, *needles: str) -> None:
     """A usage error: one "error: ..." line on stderr, exit 2, no traceback."""
     assert_one_line_error(result, 2)
     assert result.stdout == ""
@@ -66,7 +45,25 @@ def assert_usage_error(result: subprocess.CompletedProcess[str], *needles: str) 
         assert needle in flat, result.stderr
 
 
-def test_accounts_and_keys_round_trip(cli: Cli, tmp_path: Path) -> None:
+def test_the_console_script(tmp_path: Path) -> None:
+    """The installed entry point: a config file, exit codes 0 / 1 / 2, one line on stderr."""
+    other = tmp_path / "elsewhere.db"
+    config = tmp_path / "custom.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{other}"\n')
+    cli = Subprocess(tmp_path, None)  # no TOKENWARD_DATABASE_URL: the config file decides
+    created = cli("accounts", "create", "viaconfig", "--config", str(config))
+    assert created.returncode == 0, created.stderr
+    assert other.is_file() and not (tmp_path / "home" / "tokenward.db").exists()
+    missing, usage = cli.concurrently(
+        ("accounts", "show", "nope", "--config", str(config)),
+        ("keys", "create"),
+    )
+    assert_one_line_error(missing)
+    assert "nope" in missing.stderr
+    assert_usage_error(usage, "--account")
+
+
+def test_accounts_and_keys_round_trip(cli: InProcess, tmp_path: Path) -> None:
     created = ok_json(cli("accounts", "create", "acme", "--billing", "prepaid", "--format", "json"))
     assert isinstance(created, list) and created[0]["name"] == "acme"
     assert created[0]["billing_mode"] == "prepaid"
@@ -109,8 +106,8 @@ def test_accounts_and_keys_round_trip(cli: Cli, tmp_path: Path) -> None:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
-def test_usage_reports_what_the_ledger_holds(cli: Cli, sqlite_url: str) -> None:
-    with migrated_store(DatabaseSettings(url=sqlite_url)) as store:
+def test_usage_reports_what_the_ledger_holds(cli: InProcess, tmp_path: Path) -> None:
+    with migrated_store(DatabaseSettings(url=sqlite_url(tmp_path))) as store:
         insert_batch(
             store,
             [
@@ -155,7 +152,7 @@ def test_usage_reports_what_the_ledger_holds(cli: Cli, sqlite_url: str) -> None:
     assert ok_json(cli("usage", "--since", "2026-01-02", "--format", "json")) == []
 
 
-def test_failed_operations_exit_1_with_one_line(cli: Cli) -> None:
+def test_failed_operations_exit_1_with_one_line(cli: InProcess) -> None:
     assert cli("accounts", "create", "acme").returncode == 0
     assert_one_line_error(cli("accounts", "create", "acme"))
     assert_one_line_error(cli("accounts", "create", "bad name"))
@@ -166,7 +163,7 @@ def test_failed_operations_exit_1_with_one_line(cli: Cli) -> None:
     assert_one_line_error(cli("usage", "--account", "nope"))
 
 
-def test_usage_errors_exit_2(cli: Cli) -> None:
+def test_usage_errors_exit_2(cli: InProcess) -> None:
     assert_usage_error(cli("keys", "create", "--account", "a", "--expires", "soon"), "'soon'")
     assert_usage_error(cli("usage", "--by", "week"), "--by", "cannot group by 'week'")
     assert_usage_error(cli("usage", "--since", "yesterday"), "'yesterday' is not an ISO date")
@@ -177,26 +174,13 @@ def test_usage_errors_exit_2(cli: Cli) -> None:
     assert_usage_error(cli("keys", "create"), "--account")
 
 
-def test_config_file_selects_the_database(tmp_path: Path) -> None:
-    other = tmp_path / "elsewhere.db"
-    config = tmp_path / "custom.toml"
-    config.write_text(f'[database]\nurl = "sqlite:///{other}"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENWARD_")}
-    env["TOKENWARD_HOME"] = str(tmp_path / "home")
-    result = subprocess.run(
-        [TOKENWARD, "accounts", "create", "viaconfig", "--config", str(config)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert other.is_file()
-
-
-def test_the_cli_works_on_postgresql(tmp_path: Path, postgres_database_url: str) -> None:
-    cli = make_cli(tmp_path, postgres_database_url)
+def test_the_cli_works_on_postgresql(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    postgres_database_url: str,
+) -> None:
+    cli = InProcess(tmp_path, monkeypatch, capsys, postgres_database_url)
     assert cli("accounts", "create", "pg-acme").returncode == 0
     key = ok_json(cli("keys", "create", "--account", "pg-acme", "--format", "json"))
     assert isinstance(key, dict) and key["account"] == "pg-acme"

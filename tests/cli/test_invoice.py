@@ -1,54 +1,35 @@
-"""The real `tokenward invoice` console script: formats, --output, errors and exit codes."""
+"""`tokenward invoice`: formats, --output, errors and exit codes.
+
+`test_the_console_script` runs the real `tokenward` console script; the rest runs
+the same entry point (`run_cli`) in-process (tests/helpers/cli.py), to stay fast.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.billing.helpers import account, event, plan_fee, post
+from tests.helpers.cli import InProcess, Subprocess, one_line_error, sqlite_url
 from tokenward.config.schema import DatabaseSettings
 from tokenward.storage import migrated_store
 from tokenward.storage.repos.event_sink import insert_batch
 
-TOKENWARD = str(Path(sys.executable).with_name("tokenward"))
-
-
-class Cli:
-    def __init__(self, tmp_path: Path) -> None:
-        self.cwd = tmp_path
-        self.url = f"sqlite:///{tmp_path / 'home' / 'tokenward.db'}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENWARD_")}
-        self.env.update(
-            TOKENWARD_HOME=str(tmp_path / "home"), TOKENWARD_DATABASE_URL=self.url, COLUMNS="250"
-        )
-
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(
-            [TOKENWARD, *args], cwd=self.cwd, env=self.env, capture_output=True, timeout=60
-        )
-
-
-def one_line_error(result: subprocess.CompletedProcess[bytes], code: int, needle: str) -> None:
-    assert result.returncode == code, (result.stdout, result.stderr)
-    lines = result.stderr.decode().strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert needle in lines[0], lines[0]
+NOVEMBER = ("invoice", "--account", "acme", "--period", "2026-11")
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
+def cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> InProcess:
     """A database with 'acme' (USD usage and a plan fee) and 'multi' (USD and CNY)."""
-    made = Cli(tmp_path)
     (tmp_path / "home").mkdir()
-    with migrated_store(DatabaseSettings(url=made.url)) as store:
+    with migrated_store(DatabaseSettings(url=sqlite_url(tmp_path))) as store:
         acme, multi = account(store, "acme"), account(store, "multi")
         insert_batch(
             store,
@@ -60,10 +41,25 @@ def cli(tmp_path: Path) -> Cli:
             ],
         )
         post(store, plan_fee(acme, 5_000_000, datetime(2026, 11, 1, tzinfo=UTC)))
-    return made
+    return InProcess(tmp_path, monkeypatch, capsys, columns="250", text=False)
 
 
-def test_invoice_formats_and_output_file(cli: Cli, tmp_path: Path) -> None:
+def test_the_console_script(cli: InProcess, tmp_path: Path) -> None:
+    """The installed entry point: the same bytes on stdout as in-process, exit 0 / 1 / 2."""
+    real = Subprocess(tmp_path, columns="250", text=False)
+    document, several, usage = real.concurrently(
+        (*NOVEMBER, "--format", "json"),
+        ("invoice", "--account", "multi", "--period", "2026-11"),
+        (*NOVEMBER, "--format", "pdf"),
+    )
+    assert document.returncode == 0, document.stderr
+    assert document.stdout == cli(*NOVEMBER, "--format", "json").stdout
+    assert json.loads(document.stdout)["invoice_number"] == "TW-acme-202611-USD"
+    one_line_error(several, 1, "several currencies")
+    one_line_error(usage, 2, "--format")
+
+
+def test_invoice_formats_and_output_file(cli: InProcess, tmp_path: Path) -> None:
     result = cli("invoice", "--account", "acme", "--period", "2026-11", "--format", "json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
@@ -87,7 +83,7 @@ def test_invoice_formats_and_output_file(cli: Cli, tmp_path: Path) -> None:
     )
 
 
-def test_invoice_errors(cli: Cli) -> None:
+def test_invoice_errors(cli: InProcess) -> None:
     one_line_error(
         cli("invoice", "--account", "multi", "--period", "2026-11"), 1, "several currencies"
     )

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from tests.helpers.cli import Subprocess
 from tokenward.cli import app
 from tokenward.errors import TokenwardError
-
-TOKENWARD = str(Path(sys.executable).with_name("tokenward"))
 
 PLAN_TOML = """
 name = "ignored-the-argument-wins"
@@ -48,6 +46,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "TOKENWARD_DATABASE_URL": f"sqlite:///{tmp_path / 'home' / 'tokenward.db'}",
         "COLUMNS": "250",
     }
+    for name in [name for name in os.environ if name.startswith("TOKENWARD_")]:
+        monkeypatch.delenv(name)
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
@@ -151,18 +151,16 @@ def test_bad_input_fails_in_one_line(
     assert "\n" not in str(result.exception)
 
 
-def test_the_console_script(env: dict[str, str]) -> None:
+def test_the_console_script(env: dict[str, str], tmp_path: Path) -> None:
     """Through the real entry point: exit codes, one line on stderr."""
-    ok = subprocess.run([TOKENWARD, "plans", "list"], capture_output=True, text=True, timeout=60)
-    assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run(
-        [TOKENWARD, "plans", "subscribe", "--account", "a", "--plan", "p", "--period", "week"],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    assert run("plans", "list").exit_code == 0  # the database, before the runs at once
+    ok, bad, usage = Subprocess(tmp_path, columns="250").concurrently(
+        ("plans", "list"),
+        ("plans", "subscribe", "--account", "a", "--plan", "p", "--period", "week"),
+        ("plans", "subscribe"),
     )
+    assert ok.returncode == 0, ok.stderr
     assert bad.returncode == 1 and bad.stderr.strip() == (
         "error: unknown period 'week': expected month, quarter or year"
     )
-    usage = subprocess.run([TOKENWARD, "plans", "subscribe"], capture_output=True, text=True)
     assert usage.returncode == 2

@@ -1,13 +1,17 @@
-"""The real `tokenward prices import|export|list` console script."""
+"""`tokenward prices import|export|list`.
+
+`test_the_console_script` runs the real `tokenward` console script; the rest runs
+the same entry point (`run_cli`) in-process (tests/helpers/cli.py), to stay fast.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from tests.cli.test_limits import Cli, cli, one_line_error
+import pytest
 
-__all__ = ["cli"]  # the fixture, re-used from the limits CLI tests
+from tests.helpers.cli import InProcess, Subprocess, one_line_error
 
 DOC = """
 [[books]]
@@ -35,7 +39,28 @@ source = "https://acme.example/pricing (read 2026-11-01)"
 """
 
 
-def test_import_list_and_export_round_trip(cli: Cli, tmp_path: Path) -> None:
+@pytest.fixture
+def cli(run: InProcess) -> InProcess:
+    return run
+
+
+def test_the_console_script(run: InProcess, tmp_path: Path) -> None:
+    """The installed entry point: exit 0 / 1 / 2, one line on stderr."""
+    (tmp_path / "prices.toml").write_text(DOC)
+    assert run("prices", "import", str(tmp_path / "prices.toml")).returncode == 0
+    (tmp_path / "prices.yaml").write_text("books: []")
+    listed, unknown, usage = Subprocess(tmp_path).concurrently(
+        ("prices", "list", "--book", "acme", "--at", "2026-01-01T00:00:00Z", "--format", "json"),
+        ("prices", "import", str(tmp_path / "prices.yaml")),
+        ("prices", "import"),
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert [v["id"] for v in json.loads(listed.stdout)] == ["acme@2025-01-01"]
+    one_line_error(unknown, 1, "--format toml|json|csv")
+    one_line_error(usage, 2, "Missing argument")
+
+
+def test_import_list_and_export_round_trip(cli: InProcess, tmp_path: Path) -> None:
     source = tmp_path / "prices.toml"
     source.write_text(DOC)
     imported = cli("prices", "import", str(source))
@@ -60,7 +85,7 @@ def test_import_list_and_export_round_trip(cli: Cli, tmp_path: Path) -> None:
     assert table.returncode == 0 and "acme-chat" in table.stdout and "2.50" in table.stdout
 
 
-def test_bad_documents_fail_with_one_line(cli: Cli, tmp_path: Path) -> None:
+def test_bad_documents_fail_with_one_line(cli: InProcess, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"books": [{"name": "b", "currency": "USD", "versions": [
         {"effective_from": "2025-01-01T00:00:00Z",

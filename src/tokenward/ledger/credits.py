@@ -270,6 +270,16 @@ def release(store: Store, hold_id: str, *, at: datetime) -> bool:
 def sweep_expired(store: Store, clock: Clock) -> int:
     """Release every hold past its `expires_at` (a leaked request); how many."""
     now, released = clock.now(), 0
+    with store.transaction() as conn:  # the common case, nothing expired: no write lock
+        if (
+            conn.execute(
+                select(credit_reservations.c.id)
+                .where(credit_reservations.c.expires_at <= now)
+                .limit(1)
+            ).first()
+            is None
+        ):
+            return 0
     while True:
         with store.transaction(write=True) as conn:
             ids = conn.execute(

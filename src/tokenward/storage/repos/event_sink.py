@@ -51,8 +51,12 @@ class EventSink:
         dialect = store.engine.dialect
         columns = list(usage_events.columns)
         self._names = [column.name for column in columns]
-        self._processors: list[Callable[[Any], Any] | None] = [
+        processors = [
             column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns
+        ]
+        #: (position, processor) of the columns whose values need binding (dates, bools)
+        self._bound: list[tuple[int, Callable[[Any], Any]]] = [
+            (i, process) for i, process in enumerate(processors) if process is not None
         ]
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self._row_marks = f"({', '.join([mark] * len(columns))})"
@@ -131,14 +135,12 @@ class EventSink:
         except Exception:  # already failing; the pool replaces it
             log.debug("discarding a failed ledger connection", exc_info=True)
 
-    def _row(self, event: UsageEvent) -> tuple[Any, ...]:
+    def _row(self, event: UsageEvent) -> list[Any]:
         values = usage_repo.event_to_row(event)
-        return tuple(
-            value if process is None else process(value)
-            for value, process in zip(
-                (values[name] for name in self._names), self._processors, strict=True
-            )
-        )
+        row = [values[name] for name in self._names]
+        for i, process in self._bound:
+            row[i] = process(row[i])
+        return row
 
     def _classify(
         self, events: Sequence[UsageEvent], inserted: set[str]
