@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.con
 
 from tokenward.config.schema import DatabaseSettings
 from tokenward.ledger.credits import (
+    post_usage_batch,
     CreditHold,
     UsageCharge,
     post_usage_charges,
@@ -132,7 +133,7 @@ def bench_postgres() -> Iterator[str | None]:
 def events_with_charges(store: Store, n: int) -> float:
     """The writer's whole settle: usage events + their postpaid charges, one transaction
     per batch of 512 (`EventSink.insert_batch`), events per second."""
-    sink = EventSink(store, post_usage_charges)
+    sink = EventSink(store, post_usage_batch)
     events = [
         UsageEvent(
             request_id=f"ev-{i}",

@@ -20,7 +20,7 @@ from tokenward.errors import LimiterUnavailable
 from tokenward.guard import Scanner
 from tokenward.jobs import Periodic, Upkeep
 from tokenward.ledger import EventWriter
-from tokenward.ledger.credits import post_usage_charges, sweep_expired
+from tokenward.ledger.credits import post_usage_batch, sweep_expired
 from tokenward.limits import (
     Admission,
     FailClosed,
@@ -77,7 +77,7 @@ class Services:
         store = await asyncio.to_thread(Store.connect, settings.database)
         await asyncio.to_thread(migrate, store)
         # 2. the group-commit writer for usage events
-        writer = EventWriter(store, settings.database.batch_max, post_usage_charges)
+        writer = EventWriter(store, settings.database.batch_max, post_usage_batch)
         writer.start()
         metrics = Metrics()
         # 3. one pooled HTTP client shared by every upstream

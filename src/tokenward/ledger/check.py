@@ -1,12 +1,17 @@
 """`tokenward ledger check`: prove the ledger is internally consistent, from SQL alone.
 
-Four properties, each a GROUP BY the database does in one pass:
+Five properties, each a GROUP BY the database does in one pass:
 
 1. every transaction balances (Σ debits == Σ credits, at least two entries, every
    entry in the transaction's currency);
 2. every ledger account's stored running totals equal the sums of its entries;
 3. the open holds of each account and currency add up to its `reserved:` balance;
-4. no `reserved:` balance is below zero.
+4. no `reserved:` balance is below zero;
+5. the usage events are the sub-ledger of usage revenue: per account and currency,
+   the costs of the events billed pay-as-you-go (`prepaid`, `postpaid`) add up to
+   the usage revenue the ledger booked from that account (I5: the invoice equals
+   the sum of its events, and the ledger agrees). Checked for accounts that have
+   usage events; postings made without any (a ledger import) have nothing to match.
 
 Read-only: it reports problems, it never repairs them.
 """
@@ -22,6 +27,7 @@ from sqlalchemy import Connection, case, func, literal, select
 from tokenward.ledger.double_entry import reserved_account
 from tokenward.money import format_amount, from_micros
 from tokenward.storage.db import Store
+from tokenward.storage.tables import usage_events
 from tokenward.storage.tables_ledger import (
     credit_reservations,
     ledger_accounts,
@@ -59,12 +65,13 @@ class LedgerReport:
 
 
 def check_ledger(store: Store) -> LedgerReport:
-    """Check the four properties in one read transaction (one consistent snapshot on PG)."""
+    """Check the five properties in one read transaction (one consistent snapshot on PG)."""
     with store.transaction() as conn:
         problems = [
             *_capped(_unbalanced(conn)),
             *_capped(_totals_mismatch(conn)),
             *_capped(_holds_mismatch(conn)),
+            *_capped(_events_mismatch(conn)),
         ]
         counts = conn.execute(
             select(
@@ -152,6 +159,40 @@ def _holds_mismatch(conn: Connection) -> Iterator[str]:
             yield (
                 f"account {name} holds {_money(booked, cur)}"
                 f" but the open holds add up to {_money(holds, cur)}"
+            )
+
+
+def _events_mismatch(conn: Connection) -> Iterator[str]:
+    ev, t, e = usage_events.c, ledger_transactions.c, ledger_entries.c
+    billed = {
+        (account, cur): int(total)
+        for account, cur, total in conn.execute(
+            select(ev.account_id, ev.currency, func.sum(ev.cost))
+            .where(ev.billed_to.in_(("prepaid", "postpaid")), ev.cost.is_not(None))
+            .group_by(ev.account_id, ev.currency)
+        )
+    }
+    booked = {
+        (account, cur): int(total)
+        for account, cur, total in conn.execute(
+            select(t.account_id, t.currency, func.sum(e.amount))
+            .select_from(ledger_entries.join(ledger_transactions, e.transaction_id == t.id))
+            .where(
+                t.kind.in_(("usage", "usage_batch")),
+                e.direction == "credit",
+                e.ledger_account.like("revenue:usage:%"),
+            )
+            .group_by(t.account_id, t.currency)
+        )
+    }
+    # only accounts with usage events: postings made without events (imports, tests of
+    # the ledger alone) have no sub-ledger to agree with
+    for account, cur in sorted(billed):
+        events, ledger = billed[(account, cur)], booked.get((account, cur), 0)
+        if events != ledger:
+            yield (
+                f"account {account}: usage events cost {_money(events, cur)}"
+                f" but the ledger booked {_money(ledger, cur)} of usage revenue"
             )
 
 

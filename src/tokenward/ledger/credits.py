@@ -32,7 +32,7 @@ from tokenward.ledger.double_entry import (
     transfer,
 )
 from tokenward.ledger.holds import ID_CHUNK, CreditHold, release_tx, take_holds
-from tokenward.ledger.settlement import UsageCharge, post_usage_charges
+from tokenward.ledger.settlement import UsageCharge, post_usage_batch, post_usage_charges
 from tokenward.money import (
     CURRENCIES,
     check_currency,
@@ -356,6 +356,7 @@ __all__ = [
     "balances",
     "find_account",
     "grant",
+    "post_usage_batch",
     "post_usage_charges",
     "release",
     "reserve",

@@ -17,6 +17,15 @@ What a charge posts (amounts in micros; cost C, hold H):
 
 Zero amounts are left out and an all-zero charge posts nothing. A credit balance may
 go below zero only by what one request's estimate was short.
+
+The gateway's writer uses `post_usage_batch`: prepaid charges as above, one
+transaction per request (each consumes its own hold), while postpaid charges are
+summed into one "usage_batch" transaction per account and currency per batch: the
+usage events are the sub-ledger that itemises them (each event carries its cost),
+and the general ledger gets the summary, as accounting systems post a day's sales.
+Exactly-once still holds: the writer passes only events its own insert created,
+and the summary's id names the batch's first request id, which no later batch can
+contain again.
 """
 
 from __future__ import annotations
@@ -108,6 +117,46 @@ def post_usage_charges(conn: Connection, charges: Sequence[UsageCharge]) -> None
         post_many(conn, [tx for tx in releases if tx is not None])
 
 
+def post_usage_batch(conn: Connection, charges: Sequence[UsageCharge]) -> None:
+    """Post a writer batch: prepaid per request, postpaid summed per account and currency.
+
+    Only for charges of events inserted by this very transaction (see the module
+    docstring); `post_usage_charges` is the per-request form for any other caller.
+    """
+    prepaid = [c for c in charges if c.billed_to == "prepaid"]
+    if prepaid:
+        post_usage_charges(conn, prepaid)
+    groups: dict[tuple[str, str], list[UsageCharge]] = {}
+    for charge in charges:
+        if charge.billed_to == "postpaid" and charge.cost:
+            groups.setdefault((charge.account_id, charge.currency), []).append(charge)
+    summaries = []
+    for (account, currency), group in sorted(groups.items()):
+        first = min(c.request_id for c in group)
+        cost = sum(c.cost for c in group)
+        summaries.append(
+            Transaction(
+                id=f"usage_batch:{first}",
+                kind="usage_batch",
+                currency=currency,
+                at=max(c.at for c in group),
+                entries=(
+                    Entry(receivable_account(account, currency), "debit", cost),
+                    Entry(usage_revenue_account(currency), "credit", cost),
+                ),
+                account_id=account,
+                details={
+                    "requests": len(group),
+                    "first_request": first,
+                    "last_request": max(c.request_id for c in group),
+                    "cost": cost,
+                },
+            )
+        )
+    if summaries:
+        post_many(conn, summaries)
+
+
 def _usage_tx(charge: UsageCharge, hold: CreditHold | None) -> Transaction | None:
     cost, cur, account = charge.cost, charge.currency, charge.account_id
     held = hold.amount if hold is not None else 0
@@ -146,4 +195,4 @@ def _usage_tx(charge: UsageCharge, hold: CreditHold | None) -> Transaction | Non
     )
 
 
-__all__ = ["BilledTo", "UsageCharge", "post_usage_charges", "usage_tx_id"]
+__all__ = ["BilledTo", "UsageCharge", "post_usage_batch", "post_usage_charges", "usage_tx_id"]

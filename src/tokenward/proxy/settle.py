@@ -15,7 +15,6 @@ database transaction as the event, so a settled request is charged exactly once.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from decimal import Decimal
 
 from tokenward.clock import Clock
@@ -68,6 +67,8 @@ class Settler:
         principal, deployment = ctx.principal, ctx.deployment
         if principal is None or deployment is None:
             raise RuntimeError("settle() needs an authenticated, routed request")
+        charge = ctx.charge
+        rating = await self._rate(ctx, deployment.upstream_model, usage, charge)
         event = UsageEvent(
             request_id=ctx.request_id,
             account_id=principal.account_id,
@@ -84,19 +85,12 @@ class Settler:
             latency_ms=round((self._clock.monotonic() - ctx.started_mono) * 1000, 3),
             http_status=http_status,
             attempts=ctx.attempts,
+            cost=None if rating is None else rating.cost,
+            currency="" if rating is None else rating.currency,
+            price_version="" if rating is None else rating.version_id,
+            price_window="" if rating is None else rating.window,
+            billed_to="none" if charge is None else charge.billed_to,
         )
-        charge = ctx.charge
-        rating = await self._rate(ctx, deployment.upstream_model, usage, charge)
-        if rating is not None:
-            event = replace(
-                event,
-                cost=rating.cost,
-                currency=rating.currency,
-                price_version=rating.version_id,
-                price_window=rating.window,
-            )
-        if charge is not None:
-            event = replace(event, billed_to=charge.billed_to)
         waited_from = self._clock.monotonic()
         outcome = await self._writer.record(event, _usage_charge(event, charge, rating))
         self._metrics.ledger_wait.observe(self._clock.monotonic() - waited_from)

@@ -179,9 +179,9 @@ def insert_batch(
     charges: Sequence[UsageCharge | None] | None = None,
 ) -> list[UsageEvent | None]:
     """One-off batch insert (tests, imports); the writer keeps a long-lived `EventSink`."""
-    from tokenward.ledger.credits import post_usage_charges  # the ledger sits above storage
+    from tokenward.ledger.credits import post_usage_batch  # the ledger sits above storage
 
-    sink = EventSink(store, post_usage_charges)
+    sink = EventSink(store, post_usage_batch)
     try:
         return sink.insert_batch(events, charges)
     finally:
