@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.con
 
 from tokenward.config.schema import DatabaseSettings
 from tokenward.ledger.credits import (
-    post_usage_batch,
     CreditHold,
     UsageCharge,
+    post_usage_batch,
     post_usage_charges,
     reserve,
     reserve_credit,
