@@ -1,5 +1,8 @@
 """`tokenward prices import|export|list`: versioned price books as TOML, JSON or CSV.
 
+The shipped default book is loaded into a database with no books by the first
+`list`, `export` or gateway start; import your own books before that to replace it,
+or publish new versions of its books (same name) to change its prices.
 Published versions are immutable; importing a document whose versions already exist
 identically changes nothing. Running gateways see new versions within a second.
 """
@@ -34,6 +37,7 @@ from tokenward.pricing import (
 )
 from tokenward.pricing.book import TOKEN_CATEGORIES, iso_utc
 from tokenward.pricing.document import decimal_text, parse_time
+from tokenward.pricing.service import ensure_default_book
 from tokenward.storage import migrated_store
 
 COLUMNS = ("version", "model", *TOKEN_CATEGORIES, "units", "windows", "source")
@@ -104,6 +108,7 @@ def register(app: typer.Typer) -> None:
         chosen = check_format(fmt)
         settings = settings_for(config)
         with migrated_store(settings.database) as store:
+            ensure_default_book(store, SystemClock())  # what a gateway would price with
             text = export_text(store, chosen, book)
         if output is None:
             sys.stdout.write(text)
@@ -127,6 +132,7 @@ def register(app: typer.Typer) -> None:
         when: datetime = parse_time(at, "at") if at else SystemClock().now()
         settings = settings_for(config)
         with migrated_store(settings.database) as store:
+            ensure_default_book(store, SystemClock())  # what a gateway would price with
             versions = list_in_force(store, when, book)
         if fmt is OutputFormat.json:
             sys.stdout.write(orjson.dumps([version_dict(v) for v in versions]).decode() + "\n")
