@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -179,4 +180,55 @@ def test_a_plan_quota_refuses_with_retry_after_and_limits_models(
             "/admin/usage", params={"account": "subscriber"}
         ).json()
         assert rows[0]["requests"] == 3
+        ledger_is_clean(admin)
+
+
+def test_failures_and_disconnects_leave_no_credit_held(money_gateway: Gateway) -> None:
+    """R-CR-2 in small: upstream errors, broken streams and clients that hang up
+    mid-stream all give their holds back; balance = grant - the sum of event costs."""
+    with admin_client(money_gateway) as admin:
+        key = open_account(admin, "flaky-co", "prepaid")
+        granted = admin.post(
+            "/admin/credits/grant",
+            json={"account": "flaky-co", "amount": "5.00", "currency": "USD"},
+        )
+        assert granted.status_code == 201, granted.text
+        headers = {"Authorization": f"Bearer {key}"}
+
+        def body(stream: bool, **metadata: str) -> dict[str, Any]:
+            return {
+                "model": "sim-small",
+                "messages": MESSAGES,
+                "max_tokens": 200,
+                "stream": stream,
+                "metadata": {"sim_output_tokens": "120", "sim_chunk_delay_ms": "5", **metadata},
+            }
+
+        statuses = []
+        with httpx.Client(base_url=money_gateway.url, timeout=30, headers=headers) as client:
+            for fault in ("error", "overloaded"):
+                reply = client.post("/v1/chat/completions", json=body(False, sim_fault=fault))
+                statuses.append(reply.status_code)
+            broken = client.post("/v1/chat/completions", json=body(True, sim_fault="broken"))
+            statuses.append(broken.status_code)
+            for _ in range(3):  # read a few chunks, then hang up
+                with client.stream("POST", "/v1/chat/completions", json=body(True)) as r:
+                    for n, _line in enumerate(r.iter_lines()):
+                        if n == 3:
+                            break
+            ok = client.post("/v1/chat/completions", json=body(False))
+            statuses.append(ok.status_code)
+        assert statuses[-1] == 200 and all(s < 500 or s in (502, 503, 504) for s in statuses)
+
+        def settled() -> bool:
+            usd = next(b for b in admin.get("/admin/credits/flaky-co").json())
+            return Decimal(usd["reserved"]) == 0
+
+        deadline = time.monotonic() + 15  # drained streams settle after the client left
+        while not settled() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        usd = next(b for b in admin.get("/admin/credits/flaky-co").json())
+        assert Decimal(usd["reserved"]) == 0
+        spent = account_costs(admin, "flaky-co")
+        assert spent > 0 and Decimal(usd["available"]) == Decimal("5.00") - spent
         ledger_is_clean(admin)
