@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Connection, and_, case, func, select, update
+from sqlalchemy import Connection, and_, case, func, select
 
 from tokenward.audit.admin import record_admin_action
 from tokenward.clock import Clock
 from tokenward.errors import InsufficientCredit, InvalidRequest, NotFound
 from tokenward.ledger.double_entry import (
+    RawSql,
     balance,
     credit_account,
     ensure_accounts,
@@ -29,6 +30,8 @@ from tokenward.ledger.double_entry import (
     post,
     post_many,
     reserved_account,
+    sql_mark,
+    time_binder,
     transfer,
 )
 from tokenward.ledger.holds import ID_CHUNK, CreditHold, release_tx, take_holds
@@ -200,17 +203,25 @@ def reserve(
         amount=amount,
         expires_at=at + timedelta(seconds=lease_s),
     )
-    conn.execute(
-        credit_reservations.insert().values(
-            id=hold.id,
-            request_id=request_id,
-            account_id=account_id,
-            currency=currency,
-            amount=amount,
-            created_at=at,
-            expires_at=hold.expires_at,
+    bind_time, mark = time_binder(conn), sql_mark(conn)
+    raw = RawSql(conn)
+    try:
+        raw.rows(
+            "INSERT INTO credit_reservations"
+            " (id, request_id, account_id, currency, amount, created_at, expires_at)"
+            f" VALUES ({', '.join([mark] * 7)})",
+            (
+                hold.id,
+                request_id,
+                account_id,
+                currency,
+                amount,
+                bind_time(at),
+                bind_time(hold.expires_at),
+            ),
         )
-    )
+    finally:
+        raw.close()
     if amount:
         tx = transfer(
             f"reserve:{hold.id}",
@@ -299,15 +310,18 @@ def sweep_expired(store: Store, clock: Clock) -> int:
 
 def _take(conn: Connection, credit: str, amount: int, overdraft: int) -> bool:
     """The one conditional UPDATE: debit `amount` if the credit left stays >= -overdraft."""
-    c = ledger_accounts.c
-    statement = (
-        update(ledger_accounts)
-        .where(c.id == credit)
-        .where(c.credits_posted - c.debits_posted - amount >= -overdraft)
-        .values(debits_posted=c.debits_posted + amount)
-        .returning(c.id)
-    )
-    return conn.execute(statement).first() is not None
+    mark = sql_mark(conn)
+    raw = RawSql(conn)
+    try:
+        taken = raw.rows(
+            f"UPDATE ledger_accounts SET debits_posted = debits_posted + {mark}"
+            f" WHERE id = {mark} AND credits_posted - debits_posted - {mark} >= {mark}"
+            " RETURNING id",
+            (amount, credit, amount, -overdraft),
+        )
+    finally:
+        raw.close()
+    return bool(taken)
 
 
 def _balances(conn: Connection, account_id: str, currencies: Sequence[str]) -> list[CreditBalance]:

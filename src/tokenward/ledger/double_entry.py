@@ -29,6 +29,7 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import Connection, Dialect, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from tokenward.storage.tables_ledger import ledger_accounts, ledger_transactions
 
@@ -196,7 +197,17 @@ def post_many(
     if not txs:
         return []
     sql = _DriverSql.of(conn)
-    created_ids = sql.insert_transactions(conn, txs)
+    raw = RawSql(conn)
+    try:
+        return _post_new(raw, sql, txs, applied)
+    finally:
+        raw.close()
+
+
+def _post_new(
+    raw: RawSql, sql: _DriverSql, txs: list[Transaction], applied: Sequence[Entry]
+) -> list[Transaction]:
+    created_ids = sql.insert_transactions(raw, txs)
     created = [tx for tx in txs if tx.id in created_ids]
     if applied and len(created) != len(txs):
         raise ValueError("entries were applied for a transaction that already exists")
@@ -214,18 +225,56 @@ def post_many(
             entry_rows.append((tx.id, e.ledger_account, e.direction, e.amount))
     for e in applied:
         deltas[e.ledger_account][e.direction == "credit"] -= e.amount
-    missing = sorted(set(first_seen) - sql.existing_accounts(conn, list(first_seen)))
+    missing = sorted(set(first_seen) - sql.existing_accounts(raw, list(first_seen)))
     if missing:
         to_time = sql.time
-        conn.exec_driver_sql(
+        raw.many(
             sql.insert_account,
             [(n, kind_of(n), owner_of(n), *_at(first_seen[n], to_time)) for n in missing],
         )
-    conn.exec_driver_sql(sql.insert_entry, entry_rows)
+    raw.many(sql.insert_entry, entry_rows)
     moves = [(d, c, n) for n, (d, c) in sorted(deltas.items()) if d or c]
     if moves:
-        conn.exec_driver_sql(sql.move_totals, moves)
+        raw.many(sql.move_totals, moves)
     return created
+
+
+class RawSql:
+    """Plain SQL on the DB-API cursor under a SQLAlchemy connection, in its transaction.
+
+    Settlement runs a handful of statements per group commit, often for one or two
+    events: SQLAlchemy's per-statement machinery (events, result wrapping) cost
+    several times what SQLite needs, on the writer thread, under the GIL the event
+    loop shares. Driver errors come back as SQLAlchemy's, as `Store` expects.
+    """
+
+    __slots__ = ("_conn", "_cursor")
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+    def rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        """Execute once; the rows it returned (RETURNING, SELECT), or []."""
+        try:
+            self._cursor.execute(statement, tuple(params))
+            return list(self._cursor.fetchall()) if self._cursor.description else []
+        except self._conn.dialect.loaded_dbapi.Error as exc:
+            raise self._wrap(statement, params, exc) from exc
+
+    def many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Execute once per row (executemany)."""
+        try:
+            self._cursor.executemany(statement, rows)
+        except self._conn.dialect.loaded_dbapi.Error as exc:
+            raise self._wrap(statement, rows, exc) from exc
+
+    def close(self) -> None:
+        self._cursor.close()
+
+    def _wrap(self, statement: str, params: Any, exc: Exception) -> Exception:
+        dbapi_error = self._conn.dialect.loaded_dbapi.Error
+        return DBAPIError.instance(statement, params, exc, dbapi_error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +291,7 @@ class _DriverSql:
     def of(cls, conn: Connection) -> _DriverSql:
         return _driver_sql(conn.dialect.name, conn.dialect)
 
-    def insert_transactions(self, conn: Connection, txs: Sequence[Transaction]) -> set[str]:
+    def insert_transactions(self, raw: RawSql, txs: Sequence[Transaction]) -> set[str]:
         """Multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING id: the ids that were new.
 
         RETURNING, not rowcount: the database says exactly which rows it inserted.
@@ -256,19 +305,29 @@ class _DriverSql:
                 details = orjson.dumps(tx.details, default=str, option=orjson.OPT_SORT_KEYS)
                 params += (tx.id, tx.kind, tx.account_id, tx.currency, to_time(tx.at))
                 params.append(details.decode())
-            result = conn.exec_driver_sql(_insert_tx_sql(self.mark, len(chunk)), tuple(params))
+            result = raw.rows(_insert_tx_sql(self.mark, len(chunk)), params)
             inserted.update(row[0] for row in result)
         return inserted
 
-    def existing_accounts(self, conn: Connection, names: Sequence[str]) -> set[str]:
+    def existing_accounts(self, raw: RawSql, names: Sequence[str]) -> set[str]:
         """Which of `names` exist already (one SELECT per chunk; most do, after day one)."""
         found: set[str] = set()
         for start in range(0, len(names), _ROWS_PER_INSERT):
             chunk = names[start : start + _ROWS_PER_INSERT]
             marks = ", ".join([self.mark] * len(chunk))
             query = f"SELECT id FROM ledger_accounts WHERE id IN ({marks})"
-            found.update(row[0] for row in conn.exec_driver_sql(query, tuple(chunk)))
+            found.update(row[0] for row in raw.rows(query, chunk))
         return found
+
+
+def time_binder(conn: Connection) -> Callable[[datetime], Any]:
+    """How a UTC timestamp is bound on this connection's driver (for `RawSql`)."""
+    return _DriverSql.of(conn).time
+
+
+def sql_mark(conn: Connection) -> str:
+    """The driver's parameter marker: '?' on SQLite, '%s' on PostgreSQL."""
+    return _DriverSql.of(conn).mark
 
 
 def _at(seen: tuple[str, datetime], to_time: Callable[[datetime], Any]) -> tuple[str, Any]:
@@ -331,6 +390,7 @@ __all__ = [
     "AccountKind",
     "Direction",
     "Entry",
+    "RawSql",
     "Transaction",
     "balance",
     "credit_account",
@@ -343,6 +403,8 @@ __all__ = [
     "post_many",
     "receivable_account",
     "reserved_account",
+    "sql_mark",
+    "time_binder",
     "transfer",
     "usage_revenue_account",
 ]

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from tokenward.ledger.double_entry import (
+    RawSql,
     Transaction,
     credit_account,
     reserved_account,
@@ -51,24 +52,31 @@ def take_holds(conn: Connection, hold_ids: Sequence[str]) -> dict[str, CreditHol
     to_time: Callable[[Any], Any] = column_type.result_processor(conn.dialect, None) or (
         lambda value: value
     )
-    for start in range(0, len(unique), ID_CHUNK):
-        chunk = unique[start : start + ID_CHUNK]
-        statement = (
-            f"DELETE FROM credit_reservations WHERE id IN ({', '.join([mark] * len(chunk))})"
-            " RETURNING id, request_id, account_id, currency, amount, expires_at"
-        )
-        for hold_id, request_id, account_id, currency, amount, expires_at in conn.exec_driver_sql(
-            statement, tuple(chunk)
-        ):
-            taken[hold_id] = CreditHold(
-                hold_id,
-                request_id,
-                account_id,
-                currency,
-                int(amount),
-                to_time(expires_at),
+    raw = RawSql(conn)
+    try:
+        for start in range(0, len(unique), ID_CHUNK):
+            chunk = unique[start : start + ID_CHUNK]
+            statement = (
+                f"DELETE FROM credit_reservations WHERE id IN ({', '.join([mark] * len(chunk))})"
+                " RETURNING id, request_id, account_id, currency, amount, expires_at"
             )
+            rows = raw.rows(statement, chunk)
+            _take(rows, taken, to_time)
+    finally:
+        raw.close()
     return taken
+
+
+def _take(rows: Sequence[Any], taken: dict[str, CreditHold], to_time: Callable[[Any], Any]) -> None:
+    for hold_id, request_id, account_id, currency, amount, expires_at in rows:
+        taken[hold_id] = CreditHold(
+            hold_id,
+            request_id,
+            account_id,
+            currency,
+            int(amount),
+            to_time(expires_at),
+        )
 
 
 def release_tx(hold: CreditHold, at: datetime, reason: str) -> Transaction | None:
