@@ -232,3 +232,33 @@ def test_failures_and_disconnects_leave_no_credit_held(money_gateway: Gateway) -
         spent = account_costs(admin, "flaky-co")
         assert spent > 0 and Decimal(usd["available"]) == Decimal("5.00") - spent
         ledger_is_clean(admin)
+
+
+def test_requests_refused_for_credit_consume_no_rate_limit(money_gateway: Gateway) -> None:
+    """R-LIM-6 across stages: a 402 after the rate limits admitted the request undoes
+    that admission, so a key limited to 2 requests/min still gets 2 once it has credit."""
+    with admin_client(money_gateway) as admin:
+        created = admin.post("/admin/accounts", json={"name": "broke-co", "billing": "prepaid"})
+        assert created.status_code == 201, created.text
+        key = admin.post("/admin/keys", json={"account": "broke-co", "rpm": 2})
+        assert key.status_code == 201, key.text
+        time.sleep(1.1)  # the rules cache of the gateway (0.5 s)
+        client = openai.OpenAI(
+            api_key=key.json()["key"], base_url=f"{money_gateway.url}/v1", max_retries=0
+        )
+
+        def ask() -> int:
+            try:
+                client.chat.completions.create(model="sim-small", messages=MESSAGES, max_tokens=5)
+                return 200
+            except openai.APIStatusError as exc:
+                return exc.status_code
+
+        assert [ask() for _ in range(4)] == [402, 402, 402, 402]
+        granted = admin.post(
+            "/admin/credits/grant",
+            json={"account": "broke-co", "amount": "1.00", "currency": "USD"},
+        )
+        assert granted.status_code == 201, granted.text
+        assert [ask() for _ in range(3)] == [200, 200, 429]
+        ledger_is_clean(admin)

@@ -394,3 +394,22 @@ async def test_session_and_sliding_limits_never_share_state(
     assert [await admitted(limiter, [session]) for _ in range(3)] == [True, True, False]
     harness.advance(60)
     assert used(await limiter.peek([sliding, session])) == [2, 2]
+
+
+async def test_cancel_undoes_an_admission_entirely(
+    harness: Harness, limiter: LimiterBackend
+) -> None:
+    """A request admitted, then refused by a later stage (credit, plan), consumes nothing:
+    its request, its tokens and its slot all return (R-LIM-6), in sliding and session
+    windows alike; a second cancel, or a commit after it, does nothing."""
+    limits = [rpm(1), tpm(1000), conc(1), srq(1), stok(1000)]
+    first = await limiter.acquire("a", limits, {"tokens": 600})
+    assert first.allowed and used(first.states) == [1, 600, 1, 1, 600]
+    assert not await admitted(limiter, limits, 100)  # every window is full now
+    reservation = held(first.reservation)
+    assert await limiter.cancel(reservation)
+    assert used(await limiter.peek(limits)) == [0, 0, 0, 0, 0]
+    assert not await limiter.cancel(reservation)
+    assert not await limiter.commit(reservation, 10)
+    again = await limiter.acquire("b", limits, {"tokens": 1000})
+    assert again.allowed and used(again.states) == [1, 1000, 1, 1, 1000]

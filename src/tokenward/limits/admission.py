@@ -11,6 +11,8 @@ Where the limiter is called in the life of a request:
 * `hold()` around the upstream call: renews the lease every lease/3, so a long
   stream keeps its slot, and releases whatever was not settled when the request
   ends on an error (a crash of the whole replica is covered by the lease itself).
+* `cancel()` when a later stage refuses the request before the upstream call
+  (402 for credit, 429 for a plan quota): as if it had never been admitted.
 * `true_up()` once the usage event is committed (from the settler): commit the
   actual total tokens, or release the reservation when the upstream failed
   without producing anything.
@@ -217,6 +219,14 @@ class Admission:
             await self._limiter.release(reservation)
         else:
             await self._limiter.commit(reservation, total_tokens)
+
+    async def cancel(self, ctx: RequestContext) -> None:
+        """A later stage refused the request before any upstream call (credit, plan
+        quota): undo its admission entirely, so a refused request consumes nothing."""
+        reservation, ctx.reservation = ctx.reservation, None
+        if reservation is None or reservation.unenforced:
+            return
+        await self._limiter.cancel(reservation)
 
     async def _keep_alive(self, reservation: Reservation) -> None:
         while True:

@@ -32,6 +32,9 @@ Life of a reservation:
   * `release()` (admitted, then failed upstream): token entries are removed,
     request entries stay (an admitted request counts toward RPM, as at OpenAI),
     concurrency slots are freed.
+  * `cancel()` (admitted, then refused by a later stage before any upstream call,
+    e.g. for credit): every entry goes, request entries included, as if the
+    request had never been admitted (a refused request consumes nothing).
   * lease expiry (replica killed, or a stream never renewed): slots free
     themselves; token entries stay at the *estimate* until their window slides
     (the upstream may have served the request, so the estimate is the safe upper
@@ -92,6 +95,10 @@ class LimiterBackend(Protocol):
 
     async def release(self, reservation: Reservation) -> bool:
         """Return the tokens and slots of a request that failed; its request counts."""
+        ...
+
+    async def cancel(self, reservation: Reservation) -> bool:
+        """Undo an admission refused by a later stage: requests, tokens and slots."""
         ...
 
     async def renew(self, reservation: Reservation) -> Reservation | None:

@@ -198,8 +198,7 @@ class MemoryLimiter:
                     if session is None:
                         session = self._sessions[spec.key] = _Session(now)
                     session.total += amount
-                    if spec.metric == "tokens":
-                        session.entries[rid] = amount
+                    session.entries[rid] = amount
                     reset = session.start + (spec.window or 0) * US - now
                 elif spec.window is not None:
                     log = self._logs.setdefault(spec.key, _Log())
@@ -230,8 +229,11 @@ class MemoryLimiter:
             if slots is not None and not slots.expiry:
                 del self._slots[spec.key]
 
-    def _settle(self, reservation: Reservation, actual_tokens: int | None) -> bool:
-        """Shared by commit (`actual_tokens` set) and release (None: tokens returned)."""
+    def _settle(
+        self, reservation: Reservation, actual_tokens: int | None, *, cancel: bool = False
+    ) -> bool:
+        """Shared by commit (`actual_tokens` set), release (None: tokens returned) and
+        cancel (every entry returned, requests too)."""
         if reservation.unenforced:
             return False
         now = self._now()
@@ -242,7 +244,7 @@ class MemoryLimiter:
         for held in reservation.held:
             spec = held.spec
             if spec.session:
-                self._settle_session(spec, rid, actual_tokens, now)
+                self._settle_session(spec, rid, actual_tokens, now, cancel=cancel)
                 continue
             if spec.window is None:
                 slots = self._slots.get(spec.key)
@@ -250,7 +252,8 @@ class MemoryLimiter:
                     slots.expiry.pop(rid, None)
                 continue
             log = self._logs.get(spec.key)
-            if spec.metric != "tokens" or log is None or rid not in log.entries:
+            counted = spec.metric == "tokens" or cancel
+            if not counted or log is None or rid not in log.entries:
                 continue
             entry = log.entries[rid]
             if actual_tokens is None:
@@ -263,11 +266,13 @@ class MemoryLimiter:
         return True
 
     def _settle_session(
-        self, spec: LimitSpec, rid: str, actual_tokens: int | None, now: int
+        self, spec: LimitSpec, rid: str, actual_tokens: int | None, now: int, *, cancel: bool
     ) -> None:
-        """True up or return tokens, if the reservation's session is still the current one."""
+        """True up or return tokens (or, cancelled, requests too), if the reservation's
+        session is still the current one."""
         session = self._session(spec, now)
-        if spec.metric != "tokens" or session is None or rid not in session.entries:
+        counted = spec.metric == "tokens" or cancel
+        if not counted or session is None or rid not in session.entries:
             return
         if actual_tokens is None:
             session.total -= session.entries.pop(rid)
@@ -283,6 +288,10 @@ class MemoryLimiter:
     async def release(self, reservation: Reservation) -> bool:
         """Return the reserved tokens and slots; the request itself stays counted."""
         return self._settle(reservation, None)
+
+    async def cancel(self, reservation: Reservation) -> bool:
+        """Undo the admission: requests, tokens and slots all return."""
+        return self._settle(reservation, None, cancel=True)
 
     async def renew(self, reservation: Reservation) -> Reservation | None:
         """Push the lease (and the slots) out to now + lease."""

@@ -148,6 +148,16 @@ class ResilientLimiter:
             self._failed("release", error)
             return False
 
+    async def cancel(self, reservation: Reservation) -> bool:
+        """The backend's cancel; False (skipped) when unenforced or the store is down."""
+        if reservation.unenforced or not self.available:
+            return False
+        try:
+            return await self.backend.cancel(reservation)
+        except LimiterUnavailable as error:
+            self._failed("cancel", error)
+            return False
+
     async def renew(self, reservation: Reservation) -> Reservation | None:
         """During an outage the old reservation is returned: nothing enforces anyway."""
         if reservation.unenforced or not self.available:

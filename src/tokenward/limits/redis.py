@@ -77,7 +77,7 @@ def _settle_kind(spec: LimitSpec) -> str:
     if spec.window is None:
         return "c"
     if spec.session:
-        return "u" if spec.metric == "tokens" else "r"
+        return "u" if spec.metric == "tokens" else "s"
     return spec.metric[0]
 
 
@@ -231,6 +231,10 @@ class RedisLimiter:
     async def release(self, reservation: Reservation) -> bool:
         """Return the reserved tokens and slots; the request itself stays counted."""
         return await self._run_settle(reservation, "release", 0)
+
+    async def cancel(self, reservation: Reservation) -> bool:
+        """Undo the admission: requests, tokens and slots all return."""
+        return await self._run_settle(reservation, "cancel", 0)
 
     async def renew(self, reservation: Reservation) -> Reservation | None:
         """Push the lease (and the slots) out to now + lease."""

@@ -8,8 +8,7 @@
 This module holds no business logic of its own, only the order and the hand-over
 of the typed context. The charge stage runs after the rate limits, so a request the
 limits refuse never touches the ledger; one the charge stage refuses (402, 403, an
-exhausted quota) gives back its limiter reservation, though its request still counts
-toward requests-per-minute as every admitted request does.
+exhausted quota) has its limiter admission cancelled: it consumes nothing.
 Admission comes after routing because limits are per configured model (an alias
 counts as its model), and before the upstream call, which `hold` wraps so the
 reservation's lease lives as long as the call and is returned if it fails.
@@ -24,6 +23,7 @@ from typing import Any
 
 from tokenward.auth import KeyAuthenticator
 from tokenward.config.schema import ServerSettings
+from tokenward.errors import TokenwardError
 from tokenward.limits.admission import Admission
 from tokenward.metering import estimate_embedding_input_tokens, estimate_prompt_tokens
 from tokenward.providers.base import UpstreamCall
@@ -137,7 +137,7 @@ class Pipeline:
         make_call = self._calls("chat/completions", payload, ctx)
         relay = self._relay.stream if stream else self._relay.complete
         async with self._admission.hold(ctx), self._charging.hold(ctx):
-            await self._charging.admit(ctx, _names(plan[0]), estimate)
+            await self._charge(ctx, plan[0], estimate)
             await relay(ctx, plan, make_call, sink, shaper, prompt_estimate)
 
     async def embeddings(self, ctx: RequestContext, body: bytes, sink: ClientSink) -> None:
@@ -157,7 +157,7 @@ class Pipeline:
             return Estimate(input_estimate(), 0)
 
         async with self._admission.hold(ctx), self._charging.hold(ctx):
-            await self._charging.admit(ctx, _names(plan[0]), estimate)
+            await self._charge(ctx, plan[0], estimate)
             await self._relay.complete(
                 ctx,
                 plan,
@@ -166,6 +166,16 @@ class Pipeline:
                 OpenAIShaper(include_usage=True),
                 input_estimate,
             )
+
+    async def _charge(
+        self, ctx: RequestContext, deployment: Deployment, estimate: Callable[[], Estimate]
+    ) -> None:
+        """The charge stage; a refusal there undoes the limits' admission entirely."""
+        try:
+            await self._charging.admit(ctx, _names(deployment), estimate)
+        except TokenwardError:
+            await self._admission.cancel(ctx)
+            raise
 
     async def models(self, ctx: RequestContext) -> list[tuple[str, Deployment]]:
         """The models the caller's key may use (every configured model and alias)."""

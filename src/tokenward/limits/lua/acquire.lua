@@ -177,9 +177,8 @@ if admitted then
         redis.call('SET', kz, int(stop))
       end
       redis.call('INCRBY', ks, int(amount))
-      if session == 't' then
-        redis.call('HSET', ka, rid, int(amount))
-      end
+      -- per reservation, so a true-up (tokens) or a cancel (any) can find it
+      redis.call('HSET', ka, rid, int(amount))
       -- the keys live as long as the session (plus the margin)
       local ms = ttl_ms(stop - now)
       redis.call('PEXPIRE', kz, ms)
