@@ -24,7 +24,7 @@ expire by itself; renew then hands back the old reservation so a stream goes on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 from tokenward.clock import Clock, SystemClock
@@ -130,32 +130,29 @@ class ResilientLimiter:
 
     async def commit(self, reservation: Reservation, actual_tokens: int) -> bool:
         """The backend's commit; False (skipped) when unenforced or the store is down."""
-        if reservation.unenforced or not self.available:
-            return False
-        try:
-            return await self.backend.commit(reservation, actual_tokens)
-        except LimiterUnavailable as error:
-            self._failed("commit", error)
-            return False
+        return await self._settle(
+            "commit", reservation, lambda: self.backend.commit(reservation, actual_tokens)
+        )
 
     async def release(self, reservation: Reservation) -> bool:
         """The backend's release; False (skipped) when unenforced or the store is down."""
-        if reservation.unenforced or not self.available:
-            return False
-        try:
-            return await self.backend.release(reservation)
-        except LimiterUnavailable as error:
-            self._failed("release", error)
-            return False
+        return await self._settle("release", reservation, lambda: self.backend.release(reservation))
 
     async def cancel(self, reservation: Reservation) -> bool:
         """The backend's cancel; False (skipped) when unenforced or the store is down."""
+        return await self._settle("cancel", reservation, lambda: self.backend.cancel(reservation))
+
+    async def _settle(
+        self, operation: str, reservation: Reservation, call: Callable[[], Awaitable[bool]]
+    ) -> bool:
+        """One settling call for a live reservation; a store failure skips it (the lease
+        expires by itself) and is counted under the policy."""
         if reservation.unenforced or not self.available:
             return False
         try:
-            return await self.backend.cancel(reservation)
+            return await call()
         except LimiterUnavailable as error:
-            self._failed("cancel", error)
+            self._failed(operation, error)
             return False
 
     async def renew(self, reservation: Reservation) -> Reservation | None:
