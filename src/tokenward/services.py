@@ -42,7 +42,7 @@ from tokenward.pricing.service import ensure_default_book
 from tokenward.providers.base import Provider
 from tokenward.providers.registry import build_providers
 from tokenward.proxy import Pipeline, Relay, RequestIds
-from tokenward.proxy.charging import ChargeStage, TtlCache, billing_mode_loader
+from tokenward.proxy.charging import ChargeStage
 from tokenward.proxy.guarding import GuardReporter, GuardStage
 from tokenward.proxy.settle import Settler
 from tokenward.routing import ExponentialJitterBackoff, Router
@@ -122,7 +122,6 @@ class Services:
             catalog=catalog,
             entitlements=EntitlementCache(store, clock, ttl_s=billing.cache_ttl_s),
             quotas=QuotaEngine(limiter),
-            billing_modes=TtlCache(billing_mode_loader(store), clock, billing.cache_ttl_s),
         )
         upkeep = Upkeep(
             store,

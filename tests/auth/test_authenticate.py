@@ -38,7 +38,12 @@ async def test_a_valid_key_gives_its_principal(store: Store, clock: FakeClock) -
     info, plaintext = create_key(store, "acme", "ci", clock=clock)
     auth = KeyAuthenticator(store, clock)
     assert await auth.authenticate(plaintext) == Principal(
-        account_id=account.id, account_name="acme", key_id=info.id, key_name="ci", role="user"
+        account_id=account.id,
+        account_name="acme",
+        key_id=info.id,
+        key_name="ci",
+        role="user",
+        billing_mode="postpaid",  # read with the key, for the charge stage
     )
     assert await auth.authenticate(f"  {plaintext}\n") == await auth.authenticate(plaintext)
 

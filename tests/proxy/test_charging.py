@@ -25,7 +25,7 @@ from tokenward.plans.cache import EntitlementCache
 from tokenward.plans.quota import QuotaEngine, QuotaExceeded
 from tokenward.pricing.catalog import CatalogCache
 from tokenward.pricing.service import ensure_default_book
-from tokenward.proxy.charging import ChargeStage, Estimate, TtlCache, billing_mode_loader
+from tokenward.proxy.charging import ChargeStage, Estimate
 from tokenward.proxy.context import RequestContext
 from tokenward.storage import Store, migrate
 
@@ -61,7 +61,6 @@ async def stage_for(store: Store, clock: FakeClock, **billing: Any) -> ChargeSta
         catalog=catalog,
         entitlements=EntitlementCache(store, clock),
         quotas=QuotaEngine(MemoryLimiter(clock)),
-        billing_modes=TtlCache(billing_mode_loader(store), clock, 1.0),
     )
 
 
@@ -71,7 +70,7 @@ def context(principal: Principal, n: int = 1) -> RequestContext:
 
 def principal_of(store: Store, clock: FakeClock, name: str, billing: str) -> Principal:
     info = create_account(store, name, billing, clock=clock)
-    return Principal(info.id, name, f"key_{name}", "app", "user")
+    return Principal(info.id, name, f"key_{name}", "app", "user", billing_mode=billing)
 
 
 def worst(input_tokens: int = 100, output_tokens: int = 1000) -> Estimate:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from tokenward.auth.keys import display_prefix, hash_key, looks_like_key, same_secret
 from tokenward.auth.principal import Principal, Role, config_admin_principal
-from tokenward.auth.tiers import key_tier
 from tokenward.clock import Clock
 from tokenward.errors import AuthenticationFailed, PermissionDenied
 from tokenward.storage.db import Store
@@ -28,15 +27,9 @@ DEFAULT_MAX_ENTRIES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
-class _Found:
-    row: KeyRow
-    tier: str
-
-
-@dataclass(frozen=True, slots=True)
 class _Entry:
     fresh_until: float  # clock.monotonic() deadline
-    key: _Found | None
+    key: KeyRow | None
 
 
 class KeyAuthenticator:
@@ -64,7 +57,7 @@ class KeyAuthenticator:
         self._max_entries = max_entries
         # insertion order == expiry order (one TTL for all), so the first entry goes first
         self._cache: dict[str, _Entry] = {}
-        self._inflight: dict[str, asyncio.Task[_Found | None]] = {}
+        self._inflight: dict[str, asyncio.Task[KeyRow | None]] = {}
 
     async def authenticate(self, raw_key: str | None) -> Principal:
         """The principal of `raw_key`; `AuthenticationFailed` says why when there is none."""
@@ -75,10 +68,9 @@ class KeyAuthenticator:
             return config_admin_principal()
         if not looks_like_key(raw):
             raise AuthenticationFailed(INVALID_KEY)
-        found = await self._lookup(hash_key(raw))
-        if found is None:
+        row = await self._lookup(hash_key(raw))
+        if row is None:
             raise AuthenticationFailed(INVALID_KEY)
-        row = found.row
         if row.revoked_at is not None:
             raise AuthenticationFailed(f"API key {display_prefix(raw)}... has been revoked")
         if row.expires_at is not None and row.expires_at <= self._clock.now():
@@ -91,7 +83,8 @@ class KeyAuthenticator:
             key_id=row.id,
             key_name=row.name,
             role=role,
-            tier=found.tier,
+            tier=row.tier,
+            billing_mode=row.billing_mode,
         )
 
     async def authenticate_admin(self, raw_key: str | None) -> Principal:
@@ -110,7 +103,7 @@ class KeyAuthenticator:
         """Forget every cached answer (e.g. after this process revoked a key)."""
         self._cache.clear()
 
-    async def _lookup(self, digest: str) -> _Found | None:
+    async def _lookup(self, digest: str) -> KeyRow | None:
         entry = self._cache.get(digest)
         if entry is not None and entry.fresh_until > self._clock.monotonic():
             return entry.key
@@ -122,17 +115,16 @@ class KeyAuthenticator:
         # shield: one caller giving up must not cancel the look-up the others wait on
         return await asyncio.shield(task)
 
-    async def _fetch(self, digest: str) -> _Found | None:
+    async def _fetch(self, digest: str) -> KeyRow | None:
         # the answer is as old as the moment we asked, so the TTL starts here
         started = self._clock.monotonic()
         row = await asyncio.to_thread(self._query, digest)
         self._remember(digest, _Entry(started + self._ttl_s, row))
         return row
 
-    def _query(self, digest: str) -> _Found | None:
+    def _query(self, digest: str) -> KeyRow | None:
         with self._store.transaction() as conn:
-            row = keys_repo.find_by_hash(conn, digest)
-            return None if row is None else _Found(row, key_tier(conn, row.id))
+            return keys_repo.find_by_hash(conn, digest)
 
     def _remember(self, digest: str, entry: _Entry) -> None:
         self._cache.pop(digest, None)
@@ -140,7 +132,7 @@ class KeyAuthenticator:
             del self._cache[next(iter(self._cache))]
         self._cache[digest] = entry
 
-    def _settle(self, digest: str, task: asyncio.Task[_Found | None]) -> None:
+    def _settle(self, digest: str, task: asyncio.Task[KeyRow | None]) -> None:
         self._inflight.pop(digest, None)
         if not task.cancelled():
             task.exception()  # retrieved here, so a look-up nobody awaits any more is quiet

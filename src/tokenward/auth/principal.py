@@ -24,6 +24,8 @@ class Principal:
     role: Role
     #: the key's capacity-pool priority tier ('' = none set: the plan's, or the default)
     tier: str = ""
+    #: the account's billing mode, 'postpaid' | 'prepaid' ('' for the config admin key)
+    billing_mode: str = ""
 
     @property
     def is_admin(self) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -25,7 +25,7 @@ from tokenward.auth.keys import (
     hash_key,
 )
 from tokenward.auth.principal import ROLES, Role
-from tokenward.auth.tiers import check_tier, key_tier, key_tiers, set_key_tier
+from tokenward.auth.tiers import check_tier
 from tokenward.clock import Clock
 from tokenward.errors import InvalidRequest, NotFound, StoreError
 from tokenward.storage.db import Store
@@ -164,10 +164,7 @@ def create_key(
         account = accounts_repo.get_by_name(conn, account_name)
         if account is None:
             raise NotFound(f"unknown account {account_name!r}")
-        info, plaintext = _issue(conn, account, name, _role(role), now, expires_at)
-        if tier:
-            set_key_tier(conn, info.id, tier)
-            info = replace(info, tier=tier)
+        info, plaintext = _issue(conn, account, name, _role(role), now, expires_at, tier)
     details = {"account": account_name, "name": name, "role": role, "expires_at": str(expires_at)}
     if tier:
         details["tier"] = tier
@@ -184,8 +181,7 @@ def list_keys(store: Store, account: str | None = None) -> list[KeyInfo]:
             if row is None:
                 raise NotFound(f"unknown account {account!r}")
             account_id = row.id
-        tiers = key_tiers(conn, account_id)
-        return [_key(r, tiers.get(r.id, "")) for r in keys_repo.list_keys(conn, account_id)]
+        return [_key(r) for r in keys_repo.list_keys(conn, account_id)]
 
 
 def revoke_key(store: Store, key_id_or_prefix: str, *, clock: Clock, actor: str = "cli") -> KeyInfo:
@@ -201,12 +197,11 @@ def revoke_key(store: Store, key_id_or_prefix: str, *, clock: Clock, actor: str 
         if revoking:
             keys_repo.revoke(conn, row.id, clock.now())
             row = keys_repo.find_by_id(conn, row.id) or row
-        tier = key_tier(conn, row.id)
     if revoking:
         record_admin_action(
             store, clock, actor, "key.revoke", row.id, {"account": row.account_name}
         )
-    return _key(row, tier)
+    return _key(row)
 
 
 def new_id(prefix: str) -> str:
@@ -254,6 +249,7 @@ def _issue(
     role: Role,
     now: datetime,
     expires_at: datetime | None,
+    tier: str = "",
 ) -> tuple[KeyInfo, str]:
     plaintext = generate_key()
     new = NewKey(
@@ -265,6 +261,7 @@ def _issue(
         role=role,
         created_at=now,
         expires_at=expires_at,
+        tier=tier,
     )
     if not keys_repo.insert_key(conn, new):  # 96-bit id or 256-bit key collided: never
         raise StoreError("could not store the new key; try again")
@@ -278,6 +275,7 @@ def _issue(
         created_at=now,
         expires_at=expires_at,
         revoked_at=None,
+        tier=tier,
     )
     return info, plaintext
 
@@ -290,10 +288,9 @@ def _account(row: AccountRow) -> AccountInfo:
     return AccountInfo(row.id, row.name, row.billing_mode, row.created_at)
 
 
-def _key(row: KeyRow, tier: str = "") -> KeyInfo:
-    # the service's view has the repo row's fields (never a hash), its tier, and status helpers
-    values = {f.name: getattr(row, f.name) for f in fields(KeyInfo) if f.name != "tier"}
-    return KeyInfo(**values, tier=tier)
+def _key(row: KeyRow) -> KeyInfo:
+    # the service's view has the repo row's fields (never a hash) and status helpers
+    return KeyInfo(**{f.name: getattr(row, f.name) for f in fields(KeyInfo)})
 
 
 __all__ = [

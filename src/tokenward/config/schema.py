@@ -320,7 +320,7 @@ class BillingSettings:
     #: (402), an amount reserves that much (in `unpriced_currency`) and settles 0
     unpriced_reservation: str = ""
     unpriced_currency: str = "USD"
-    #: how long account billing modes and plan entitlements are cached per process
+    #: how long plan entitlements and the price catalog are trusted per process
     cache_ttl_s: float = 1.0
 
     def __post_init__(self) -> None:

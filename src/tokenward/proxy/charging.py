@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Generic, TypeVar
 
 from tokenward.auth.principal import CONFIG_ADMIN_ACCOUNT_ID
 from tokenward.clock import Clock
@@ -39,43 +38,8 @@ from tokenward.pricing.catalog import CatalogCache, PriceCatalog
 from tokenward.proxy.charge import Charge
 from tokenward.proxy.context import RequestContext
 from tokenward.storage.db import Store
-from tokenward.storage.repos import accounts as accounts_repo
 
 log = logging.getLogger("tokenward.charging")
-
-V = TypeVar("V")
-
-
-class TtlCache(Generic[V]):
-    """Per-key values loaded off the event loop and trusted for `ttl_s`."""
-
-    def __init__(self, load: Callable[[str], V], clock: Clock, ttl_s: float) -> None:
-        self._load = load
-        self._clock = clock
-        self._ttl_s = ttl_s
-        self._values: dict[str, tuple[float, V]] = {}
-
-    async def get(self, key: str) -> V:
-        now = self._clock.monotonic()
-        hit = self._values.get(key)
-        if hit is not None and now < hit[0]:
-            return hit[1]
-        value = await asyncio.to_thread(self._load, key)
-        if len(self._values) > 100_000:  # bounded: forget everything rather than grow
-            self._values.clear()
-        self._values[key] = (now + self._ttl_s, value)
-        return value
-
-
-def billing_mode_loader(store: Store) -> Callable[[str], str | None]:
-    """account id -> 'prepaid' | 'postpaid', or None for ids with no account row."""
-
-    def load(account_id: str) -> str | None:
-        with store.transaction() as conn:
-            row = accounts_repo.get_by_id(conn, account_id)
-        return None if row is None else row.billing_mode
-
-    return load
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +62,6 @@ class ChargeStage:
         catalog: CatalogCache,
         entitlements: EntitlementCache,
         quotas: QuotaEngine,
-        billing_modes: TtlCache[str | None],
     ) -> None:
         self._store = store
         self._clock = clock
@@ -106,7 +69,6 @@ class ChargeStage:
         self._catalog = catalog
         self._entitlements = entitlements
         self._quotas = quotas
-        self._modes = billing_modes
         self._overdraft = to_micros(parse_amount(settings.overdraft))
         unpriced = settings.unpriced_reservation
         self._unpriced = None if not unpriced else to_micros(parse_amount(unpriced))
@@ -150,7 +112,7 @@ class ChargeStage:
                 ctx.charge = held
                 return held
             multiplier = entitlement.price_multiplier  # overage, paid as you go
-        mode = await self._modes.get(principal.account_id)
+        mode = principal.billing_mode  # read with the key, cached with it
         if mode == "prepaid":
             hold = await self._hold_credit(ctx, models, estimate, multiplier)
             ctx.charge = Charge("prepaid", multiplier, credit_hold=hold, entitlement=entitlement)
@@ -273,4 +235,4 @@ async def _quietly(work: Awaitable[object], what: str) -> None:
         log.warning("could not release %s: %s", what, exc)
 
 
-__all__ = ["ChargeStage", "Estimate", "TtlCache", "billing_mode_loader"]
+__all__ = ["ChargeStage", "Estimate"]

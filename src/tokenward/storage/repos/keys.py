@@ -17,7 +17,7 @@ _PG_BOOTSTRAP_LOCK = 0x7477_0002
 
 @dataclass(frozen=True, slots=True)
 class KeyRow:
-    """One API key with its account's name; never the hash."""
+    """One API key with its account's name and billing mode; never the hash."""
 
     id: str
     account_id: str
@@ -28,6 +28,10 @@ class KeyRow:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    #: capacity-pool priority tier ('' = none)
+    tier: str = ""
+    #: the account's 'postpaid' | 'prepaid' (read with the key: the charge stage needs it)
+    billing_mode: str = "postpaid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,7 @@ class NewKey:
     role: str
     created_at: datetime
     expires_at: datetime | None
+    tier: str = ""
 
 
 def insert_key(conn: Connection, key: NewKey) -> bool:
@@ -55,6 +60,7 @@ def insert_key(conn: Connection, key: NewKey) -> bool:
         role=key.role,
         created_at=key.created_at,
         expires_at=key.expires_at,
+        tier=key.tier,
     )
     return conn.execute(stmt.returning(api_keys.c.id)).first() is not None
 
@@ -119,6 +125,8 @@ def _select_keys() -> Select[Any]:
         api_keys.c.created_at,
         api_keys.c.expires_at,
         api_keys.c.revoked_at,
+        api_keys.c.tier,
+        accounts.c.billing_mode,
     ).join_from(api_keys, accounts, api_keys.c.account_id == accounts.c.id)
 
 
@@ -133,6 +141,8 @@ def _row(m: Any) -> KeyRow:
         created_at=m["created_at"],
         expires_at=m["expires_at"],
         revoked_at=m["revoked_at"],
+        tier=m["tier"] or "",
+        billing_mode=m["billing_mode"],
     )
 
 
